@@ -1,0 +1,104 @@
+"""The build pipeline: articles -> chunks -> vectors -> a new index version, published atomically."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from .chunk import chunk_article
+from .config import Config
+from .embed import Encoder
+from .errors import IngestError
+from .ingest import read_corpus
+from .manifest import write_manifest
+from .models import Skipped
+from .store import MetaWriter
+from .vectors import VECTORS_FILE, build_vectors, save_vectors
+from .versions import build_lock, new_version_dir, publish
+
+META_FILE = "meta.sqlite"
+
+
+@dataclass
+class BuildReport:
+    version: str
+    articles: int
+    chunks: int
+    seconds: float
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = False,
+                progress: bool = True) -> BuildReport:
+    """Read `cfg.data_dir`, embed it, and publish a new version in `cfg.index_dir`."""
+    started = time.perf_counter()
+    corpus = read_corpus(cfg.data_dir, max_file_bytes=cfg.ingest.max_file_bytes)
+    if strict and corpus.skipped:
+        first = corpus.skipped[0]
+        raise IngestError(f"{len(corpus.skipped)} file(s) skipped with --strict; first: {first.path}: {first.reason}")
+    if not corpus.articles:
+        raise IngestError(f"no readable articles in {cfg.data_dir}")
+    encoder = encoder or Encoder(cfg.model)
+    budget = min(cfg.chunking.max_tokens, encoder.max_seq_length - encoder.special_tokens)
+
+    with build_lock(cfg.index_dir):
+        version = new_version_dir(cfg.index_dir)
+        plans = [(a, *chunk_article(a, encoder, budget, cfg.chunking.overlap_sentences)) for a in corpus.articles]
+        flat = [(ai, c) for ai, (_, _, chunks) in enumerate(plans) for c in chunks]
+        seg_vecs = [np.zeros((len(segs), encoder.dim), dtype=np.float32) for _, segs, _ in plans]
+        seg_done = [np.zeros(len(segs), dtype=bool) for _, segs, _ in plans]
+        chunk_vecs = np.zeros((len(flat), encoder.dim), dtype=np.float32)
+
+        bar = tqdm(total=len(flat), unit="chunk", desc="embedding", disable=not progress)
+        step = max(encoder.batch_size * 8, 64)
+        for lo in range(0, len(flat), step):
+            batch = flat[lo:lo + step]
+            spans = [[(plans[ai][1][s].start - c.start, plans[ai][1][s].end - c.start)
+                      for s in range(c.seg_first, c.seg_last + 1)] for ai, c in batch]
+            vecs, per_chunk = encoder.encode_chunks([c.text for _, c in batch], spans)
+            chunk_vecs[lo:lo + len(batch)] = vecs
+            for (ai, c), svecs in zip(batch, per_chunk):
+                for k, s in enumerate(range(c.seg_first, c.seg_last + 1)):
+                    if not seg_done[ai][s]:
+                        seg_vecs[ai][s] = svecs[k]
+                        seg_done[ai][s] = True
+            bar.update(len(batch))
+        bar.close()
+
+        save_vectors(build_vectors(chunk_vecs), version / VECTORS_FILE)
+        writer = MetaWriter(version / META_FILE)
+        fingerprint = hashlib.sha256()
+        next_id = 0
+        for ai, (article, segments, chunks) in enumerate(plans):
+            digest = _sha256(article.text)
+            fingerprint.update(f"{article.doc_id}\0{digest}\n".encode())
+            writer.add_article(article, digest)
+            writer.add_chunks(next_id, chunks)
+            writer.add_segments(article.doc_id, segments, seg_vecs[ai])
+            next_id += len(chunks)
+        writer.close()
+
+        write_manifest(version, {
+            "version": version.name,
+            "model": encoder.name,
+            "dimension": encoder.dim,
+            "max_seq_length": encoder.max_seq_length,
+            "chunking": {"max_tokens": budget, "overlap_sentences": cfg.chunking.overlap_sentences},
+            "vectors": {"kind": "flat", "metric": "inner_product"},
+            "counts": {"articles": len(plans), "chunks": len(flat),
+                       "segments": int(sum(len(s) for _, s, _ in plans)), "skipped": len(corpus.skipped)},
+            "corpus_fingerprint": fingerprint.hexdigest(),
+            "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        }, files=[VECTORS_FILE, META_FILE])
+        publish(cfg.index_dir, version, keep=cfg.index.keep_versions)
+    return BuildReport(version.name, len(plans), len(flat), time.perf_counter() - started, corpus.skipped)

@@ -1,0 +1,149 @@
+"""The `qa` command line: build and inspect the index, ask, serve.
+
+Heavy libraries (torch, the model, FAISS) are imported inside the commands, so `qa --help`
+answers at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import click
+
+from .config import Config, load_config
+from .errors import QAError
+
+
+class _Group(click.Group):
+    """Turns the project's errors into one clear line and a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except QAError as exc:
+            raise click.ClickException(exc.message) from None
+
+
+def common_options(func):
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+                  help="Config file (default ./config.yaml).")
+    @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+                  help="Articles folder (overrides data_dir).")
+    @click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
+                  help="Index folder (overrides index_dir).")
+    @functools.wraps(func)
+    def wrapper(*args, config_path: Path | None, data_dir: Path | None, index_dir: Path | None, **kwargs):
+        cfg = load_config(config_path, required=config_path is not None)
+        if data_dir is not None:
+            cfg = cfg.replace(data_dir=data_dir)
+        if index_dir is not None:
+            cfg = cfg.replace(index_dir=index_dir)
+        return func(cfg, *args, **kwargs)
+
+    return wrapper
+
+
+@click.group(cls=_Group)
+@click.version_option(package_name="newsqa")
+def cli() -> None:
+    """Ask questions of news articles; answers are cited passages, quoted verbatim."""
+
+
+@cli.group(cls=_Group)
+def index() -> None:
+    """Build and inspect the search index."""
+
+
+def _run_build(cfg: Config, strict: bool) -> None:
+    from .build import build_index
+
+    report = build_index(cfg, strict=strict, progress=True)
+    for skip in report.skipped:
+        click.echo(f"warning: skipped {skip.path}: {skip.reason}", err=True)
+    click.echo(f"built index {report.version} in {cfg.index_dir}: {report.articles} articles, "
+               f"{report.chunks} chunks, {len(report.skipped)} skipped files, {report.seconds:.1f} s")
+
+
+@index.command("build")
+@common_options
+@click.option("--strict", is_flag=True, help="Fail if any file has to be skipped.")
+def index_build(cfg: Config, strict: bool) -> None:
+    """Read the articles and write a new index version."""
+    _run_build(cfg, strict)
+
+
+@index.command("info")
+@common_options
+def index_info(cfg: Config) -> None:
+    """Print what the current index's manifest says."""
+    from .manifest import read_manifest
+    from .versions import current_version
+
+    click.echo(json.dumps(read_manifest(current_version(cfg.index_dir)), indent=2, sort_keys=True))
+
+
+def _print_result(result: dict) -> None:
+    if result["abstained"]:
+        click.echo("The articles do not answer this question.")
+        return
+    answer = result["answer"]
+    cite = answer["citation"]
+    click.secho(f"“{answer['text']}”", bold=True)
+    click.echo(f"   — {_cite_line(cite)}\n")
+    for p in result["passages"]:
+        c = p["citation"]
+        click.secho(f"[{p['rank']}] {_cite_line(c)}  (score {p['score']:.3f})", fg="cyan")
+        click.echo(p["text"].strip() + "\n")
+
+
+def _cite_line(c: dict) -> str:
+    parts = [c.get("title") or c["doc_id"], c.get("source"), c.get("date")]
+    where = f"{c['path']} [{c['start']}:{c['end']}]"
+    return ", ".join(p for p in parts if p) + f" — {where}"
+
+
+@cli.command()
+@common_options
+@click.argument("question")
+@click.option("--top-k", type=click.IntRange(1, 50), default=None, help="Passages to return (1-50).")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
+def ask(cfg: Config, question: str, top_k: int | None, as_json: bool) -> None:
+    """Answer QUESTION with cited passages from the articles."""
+    from .api import MAX_QUESTION_CHARS
+    from .service import Service
+
+    if not question.strip():
+        raise click.UsageError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise click.UsageError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+    result = Service(cfg).answerer().ask(question, top_k).to_dict()
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        _print_result(result)
+
+
+@cli.command()
+@common_options
+@click.option("--host", default=None, help="Address to listen on (default from config: 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default from config: 8000).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes.")
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="Threads per worker.")
+def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
+    """Serve the web page and the JSON API (gunicorn); builds the index first if there is none."""
+    from .versions import POINTER
+
+    if not (cfg.index_dir / POINTER).exists():
+        click.echo(f"no index in {cfg.index_dir}; building it from {cfg.data_dir} first", err=True)
+        _run_build(cfg, strict=False)
+    from .serve import run
+
+    server = cfg.server
+    run(cfg, host=host or server.host, port=server.port if port is None else port,
+        workers=workers or server.workers, threads=threads or server.threads)
+
+
+def main() -> None:
+    cli(prog_name="qa")

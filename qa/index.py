@@ -1,0 +1,48 @@
+"""Open the index version in service, refusing one this program or model cannot use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+
+from .build import META_FILE
+from .errors import IndexUnavailable
+from .manifest import REBUILD, read_manifest
+from .store import MetaStore
+from .vectors import VECTORS_FILE, load_vectors
+from .versions import current_version
+
+
+@dataclass
+class IndexVersion:
+    path: Path
+    manifest: dict[str, Any]
+    vectors: faiss.Index
+    store: MetaStore
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_index(index_dir: Path, *, model: str) -> IndexVersion:
+    """Load and verify the current version; a mismatch says to rebuild."""
+    version = current_version(index_dir)
+    manifest = read_manifest(version)
+    if manifest.get("model") != model:
+        raise IndexUnavailable(
+            f"index {version} was built with model '{manifest.get('model')}' but the config names '{model}'; {REBUILD}")
+    try:
+        vectors = load_vectors(version / VECTORS_FILE)
+        store = MetaStore(version / META_FILE)
+    except Exception as exc:  # faiss raises RuntimeError, sqlite DatabaseError: same fix
+        raise IndexUnavailable(f"index {version} cannot be opened ({exc}); {REBUILD}") from None
+    if vectors.ntotal != manifest["counts"]["chunks"] or vectors.d != manifest["dimension"]:
+        raise IndexUnavailable(f"index {version / VECTORS_FILE} does not match its manifest; {REBUILD}")
+    return IndexVersion(version, manifest, vectors, store)

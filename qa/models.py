@@ -1,0 +1,100 @@
+"""Typed records that flow from articles to index to cited answers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article as stored. `text` is kept exactly as read; citations slice it.
+
+    For plain-text and Markdown files `text` is the whole file, and the body (what is
+    chunked) starts at `body_start`, after the date line or front matter.
+    """
+
+    doc_id: str
+    path: str
+    text: str
+    body_start: int = 0
+    title: str | None = None
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A sentence (or a piece of an over-long sentence): the unit of answers and highlights."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole segments of one article, within the model's token budget."""
+
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    seg_first: int
+    seg_last: int
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str
+    title: str | None
+    source: str | None
+    date: str | None
+    path: str
+    chunk_id: int
+    start: int
+    end: int
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Passage:
+    rank: int
+    score: float
+    text: str
+    citation: Citation
+    highlights: list[Span] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """The one sentence, verbatim, that best answers; `passage` indexes `Result.passages`."""
+
+    text: str
+    passage: int
+    citation: Citation
+    score: float
+
+
+@dataclass(frozen=True)
+class Result:
+    question: str
+    abstained: bool
+    answer: AnswerSentence | None
+    passages: list[Passage]
+    took_ms: float
+
+    def to_dict(self) -> dict:
+        """The JSON shape of the HTTP API (and of `qa ask --json`)."""
+        return asdict(self)

@@ -1,0 +1,57 @@
+"""Sentence boundaries as character spans of the original text (pysbd does the splitting)."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import pysbd
+
+TITLE_MAX_CHARS = 120
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Spans of the sentences of text[start:end], without surrounding white space.
+
+    Lines are split first (headings and datelines have no full stop), then pysbd splits each
+    line. Spans are found in the original string, so slicing always gives the sentence back.
+    """
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    for line in re.finditer(r"[^\n]+", text[start:end]):
+        line_start = start + line.start()
+        cursor = 0
+        line_text = line.group()
+        for sent in _segmenter().segment(line_text):
+            piece = sent.strip()
+            if not piece:
+                continue
+            found = line_text.find(piece, cursor)
+            if found < 0:  # pysbd altered the text: keep the rest of the line whole
+                rest = line_text[cursor:]
+                stripped = rest.strip()
+                if stripped:
+                    s = cursor + rest.index(stripped)
+                    spans.append((line_start + s, line_start + s + len(stripped)))
+                break
+            spans.append((line_start + found, line_start + found + len(piece)))
+            cursor = found + len(piece)
+    return spans
+
+
+def first_sentence(text: str) -> str | None:
+    """The first sentence, cut at a word boundary when too long for a title."""
+    spans = sentence_spans(text)
+    if not spans:
+        return None
+    s, e = spans[0]
+    title = text[s:e]
+    if len(title) <= TITLE_MAX_CHARS:
+        return title
+    cut = title[:TITLE_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:-–— ")
+    return cut + "…"

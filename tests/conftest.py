@@ -1,0 +1,120 @@
+"""Shared fixtures: the real packaged model, real indexes on disk, a real server process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from qa.config import Config
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_DATA = ROOT / "data"
+SHARED = ROOT.parent / "shared"
+MULTIHOP = SHARED / "eval" / "multihop-rag"
+
+
+def make_config(tmp: Path, data_dir: Path, **changes) -> Config:
+    return Config(data_dir=data_dir, index_dir=tmp / "index", **changes)
+
+
+@pytest.fixture(scope="session")
+def encoder():
+    from qa.embed import Encoder
+
+    return Encoder(Config().model)
+
+
+@pytest.fixture(scope="session")
+def seed_config(tmp_path_factory, encoder) -> Config:
+    """The bundled articles, copied and built once into a temporary index."""
+    from qa.build import build_index
+
+    tmp = tmp_path_factory.mktemp("seed")
+    data = tmp / "data"
+    shutil.copytree(SEED_DATA, data)
+    cfg = make_config(tmp, data)
+    build_index(cfg, encoder=encoder, progress=False)
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def seed_service(seed_config, encoder):
+    from qa.service import Service
+
+    return Service(seed_config, encoder=encoder)
+
+
+@pytest.fixture()
+def app(seed_config, seed_service):
+    from qa.app import create_app
+
+    app = create_app(seed_config, service=seed_service)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def runner():
+    return CliRunner()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """`qa serve` in a subprocess on a free loopback port; stopped by the fixture."""
+
+    def __init__(self, cfg: Config, *extra: str, env: dict | None = None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [sys.executable, "-m", "qa", "serve", "--data", str(cfg.data_dir), "--index", str(cfg.index_dir),
+               "--host", "127.0.0.1", "--port", str(self.port), *extra]
+        self.proc = subprocess.Popen(cmd, cwd=cfg.index_dir.parent, env={**os.environ, **(env or {})},
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait_ready(self, timeout: float = 120) -> "ServerProcess":
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.proc.stdout.read()}")
+            try:
+                if requests.get(self.url + "/api/health", timeout=2).status_code in (200, 503):
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def server(seed_config):
+    proc = ServerProcess(seed_config).wait_ready()
+    yield proc
+    proc.stop()
