@@ -55,6 +55,10 @@ class ServerConfig:
     workers: int = 1
     threads: int = 4
     timeout: int = 30
+    # Seconds between checks of index/CURRENT for a new version (0: only on reload/SIGHUP).
+    reload_interval: float = 5.0
+    # Requests per client address to /api/ask, e.g. "60/minute" (flask-limiter syntax); "" is off.
+    rate_limit: str = ""
 
 
 @dataclass
@@ -125,6 +129,8 @@ def _check(cfg: Config) -> None:
         raise ConfigError("config: 'model.batch_size' must be at least 1")
     if cfg.server.workers < 1 or cfg.server.threads < 1:
         raise ConfigError("config: 'server.workers' and 'server.threads' must be at least 1")
+    if cfg.server.reload_interval < 0:
+        raise ConfigError("config: 'server.reload_interval' must be 0 or more")
 
 
 def load_config(path: str | Path | None = None, *, required: bool = False) -> Config:
