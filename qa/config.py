@@ -62,6 +62,12 @@ class ServerConfig:
 
 
 @dataclass
+class WebConfig:
+    # Example questions the page offers before the first question; best taken from the articles.
+    examples: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Config:
     data_dir: Path = Path("data")
     index_dir: Path = Path("index")
@@ -71,6 +77,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     def replace(self, **changes: Any) -> "Config":
         return dataclasses.replace(self, **changes)
@@ -131,6 +138,8 @@ def _check(cfg: Config) -> None:
         raise ConfigError("config: 'server.workers' and 'server.threads' must be at least 1")
     if cfg.server.reload_interval < 0:
         raise ConfigError("config: 'server.reload_interval' must be 0 or more")
+    if not all(isinstance(q, str) and q.strip() for q in cfg.web.examples):
+        raise ConfigError("config: 'web.examples' must be a list of non-empty questions")
 
 
 def load_config(path: str | Path | None = None, *, required: bool = False) -> Config:

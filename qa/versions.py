@@ -38,7 +38,7 @@ def current_version(index_dir: Path) -> Path:
 
 
 def new_version_dir(index_dir: Path) -> Path:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     path = index_dir / VERSIONS / f"{stamp}-{secrets.token_hex(3)}"
     path.mkdir(parents=True)
     return path

@@ -1,0 +1,76 @@
+"""The index folder describes itself, and an index the program cannot use is refused."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from qa.build import build_index
+from qa.errors import IndexUnavailable, IngestError
+from qa.index import open_index
+from qa.manifest import MANIFEST
+from qa.versions import current_version
+from conftest import make_config
+
+
+def test_manifest_describes_the_build(seed_config):
+    version = current_version(seed_config.index_dir)
+    manifest = json.loads((version / MANIFEST).read_text())
+    assert manifest["format_version"] == 1
+    assert manifest["model"] == seed_config.model.name and manifest["dimension"] == 384
+    assert manifest["counts"]["articles"] == 5 and manifest["counts"]["chunks"] > 5
+    assert manifest["chunking"] == {"max_tokens": 200, "overlap_sentences": 1}
+    assert len(manifest["corpus_fingerprint"]) == 64 and manifest["built_at"]
+    assert set(manifest["files"]) == {"vectors.faiss", "meta.sqlite"}
+    index = open_index(seed_config.index_dir, model=seed_config.model.name)
+    assert index.vectors.ntotal == manifest["counts"]["chunks"]
+
+
+def test_other_model_is_refused_with_rebuild_message(seed_config):
+    with pytest.raises(IndexUnavailable, match=r"built with model .* run `qa index build`"):
+        open_index(seed_config.index_dir, model="some/other-model")
+
+
+def test_missing_index_says_to_build(tmp_path):
+    with pytest.raises(IndexUnavailable, match="no index in .*qa index build"):
+        open_index(tmp_path, model="m")
+
+
+def test_damaged_file_is_refused(tmp_path, encoder):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("The harbour reopened on Monday after repairs. Ships returned at once.")
+    cfg = make_config(tmp_path, data)
+    build_index(cfg, encoder=encoder, progress=False)
+    version = current_version(cfg.index_dir)
+    with (version / "vectors.faiss").open("r+b") as fh:
+        fh.seek(60)
+        fh.write(b"\xff\xff\xff\xff")
+    with pytest.raises(IndexUnavailable, match=r"damaged \(checksum mismatch\): .*vectors.faiss"):
+        open_index(cfg.index_dir, model=cfg.model.name)
+
+
+def test_rebuild_publishes_a_new_version_and_prunes(tmp_path, encoder):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("The harbour reopened on Monday after repairs.")
+    cfg = make_config(tmp_path, data)
+    names = [build_index(cfg, encoder=encoder, progress=False).version for _ in range(4)]
+    assert current_version(cfg.index_dir).name == names[-1]
+    kept = sorted(p.name for p in (cfg.index_dir / "versions").iterdir())
+    assert kept == sorted(names[-cfg.index.keep_versions:])
+
+
+def test_strict_build_fails_on_skip_and_keeps_index(tmp_path, encoder):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("The harbour reopened on Monday after repairs.")
+    cfg = make_config(tmp_path, data)
+    first = build_index(cfg, encoder=encoder, progress=False).version
+    (data / "bad.txt").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(IngestError, match="bad.txt"):
+        build_index(cfg, encoder=encoder, strict=True, progress=False)
+    assert current_version(cfg.index_dir).name == first
+    report = build_index(cfg, encoder=encoder, progress=False)
+    assert report.articles == 1 and [s.path for s in report.skipped] == ["bad.txt"]
