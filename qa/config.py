@@ -68,6 +68,12 @@ class WebConfig:
 
 
 @dataclass
+class EvalConfig:
+    # The MultiHop-RAG folder (corpus.json, MultiHopRAG.json) `qa eval --multihop` reads by default.
+    multihop_dir: Path = Path("../shared/eval/multihop-rag")
+
+
+@dataclass
 class Config:
     data_dir: Path = Path("data")
     index_dir: Path = Path("index")
@@ -78,6 +84,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
     def replace(self, **changes: Any) -> "Config":
         return dataclasses.replace(self, **changes)
@@ -162,6 +169,7 @@ def load_config(path: str | Path | None = None, *, required: bool = False) -> Co
     cfg = cfg.replace(
         data_dir=cfg.data_dir if cfg.data_dir.is_absolute() else base / cfg.data_dir,
         index_dir=cfg.index_dir if cfg.index_dir.is_absolute() else base / cfg.index_dir,
+        eval=dataclasses.replace(cfg.eval, multihop_dir=base / cfg.eval.multihop_dir),  # absolute stays
     )
     _check(cfg)
     return cfg
