@@ -19,7 +19,7 @@ from .ingest import read_corpus
 from .manifest import write_manifest
 from .models import Skipped
 from .store import MetaWriter
-from .vectors import VECTORS_FILE, build_vectors, save_vectors
+from .vectors import VECTORS_FILE, build_vectors, describe, save_vectors
 from .versions import build_lock, new_version_dir, publish
 
 META_FILE = "meta.sqlite"
@@ -75,7 +75,8 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
             bar.update(len(batch))
         bar.close()
 
-        save_vectors(build_vectors(chunk_vecs), version / VECTORS_FILE)
+        vectors = build_vectors(chunk_vecs, cfg.vectors)
+        save_vectors(vectors, version / VECTORS_FILE)
         writer = MetaWriter(version / META_FILE)
         fingerprint = hashlib.sha256()
         next_id = 0
@@ -94,7 +95,7 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
             "dimension": encoder.dim,
             "max_seq_length": encoder.max_seq_length,
             "chunking": {"max_tokens": budget, "overlap_sentences": cfg.chunking.overlap_sentences},
-            "vectors": {"kind": "flat", "metric": "inner_product"},
+            "vectors": describe(vectors),
             "counts": {"articles": len(plans), "chunks": len(flat),
                        "segments": int(sum(len(s) for _, s, _ in plans)), "skipped": len(corpus.skipped)},
             "corpus_fingerprint": fingerprint.hexdigest(),

@@ -12,6 +12,7 @@ import yaml
 from .errors import ConfigError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+VECTOR_KINDS = ("auto", "flat", "hnsw", "ivf")
 
 
 @dataclass
@@ -39,6 +40,24 @@ class IngestConfig:
 class IndexConfig:
     # Older versions kept beside the current one (for rollback and in-flight readers).
     keep_versions: int = 2
+
+
+@dataclass
+class VectorsConfig:
+    # auto: exact (flat) up to approx_above chunks, IVF above; or force flat, hnsw or ivf.
+    kind: str = "auto"
+    approx_above: int = 50000
+    # Store 8-bit scalar-quantized codes: a quarter of the memory, a little recall.
+    sq8: bool = False
+    # IVF inverted lists (0: about 4 x sqrt(chunks)) and lists scanned per query.
+    nlist: int = 0
+    nprobe: int = 32
+    # HNSW links per node, build-time and query-time beam widths.
+    hnsw_m: int = 32
+    ef_construction: int = 40
+    ef_search: int = 64
+    # Memory-map the index file instead of reading it into the heap.
+    mmap: bool = False
 
 
 @dataclass
@@ -81,6 +100,7 @@ class Config:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    vectors: VectorsConfig = field(default_factory=VectorsConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     web: WebConfig = field(default_factory=WebConfig)
@@ -139,6 +159,11 @@ def _check(cfg: Config) -> None:
         raise ConfigError("config: 'search.top_k' must be between 1 and 50")
     if cfg.index.keep_versions < 1:
         raise ConfigError("config: 'index.keep_versions' must be at least 1")
+    v = cfg.vectors
+    if v.kind not in VECTOR_KINDS:
+        raise ConfigError(f"config: 'vectors.kind' must be one of {', '.join(VECTOR_KINDS)}")
+    if min(v.approx_above, v.nlist) < 0 or min(v.nprobe, v.hnsw_m, v.ef_construction, v.ef_search) < 1:
+        raise ConfigError("config: 'vectors' sizes must be positive (nlist and approx_above may be 0)")
     if cfg.model.batch_size < 1:
         raise ConfigError("config: 'model.batch_size' must be at least 1")
     if cfg.server.workers < 1 or cfg.server.threads < 1:

@@ -9,6 +9,7 @@ from typing import Any
 import faiss
 
 from .build import META_FILE
+from .config import VectorsConfig
 from .errors import IndexUnavailable
 from .manifest import REBUILD, read_manifest
 from .store import MetaStore
@@ -31,15 +32,18 @@ class IndexVersion:
         self.store.close()
 
 
-def open_index(index_dir: Path, *, model: str) -> IndexVersion:
-    """Load and verify the current version; a mismatch says to rebuild."""
+def open_index(index_dir: Path, *, model: str, vectors: VectorsConfig | None = None) -> IndexVersion:
+    """Load and verify the current version; a mismatch says to rebuild.
+
+    `vectors` gives the search parameters (nprobe, efSearch) and whether to memory-map.
+    """
     version = current_version(index_dir)
     manifest = read_manifest(version)
     if manifest.get("model") != model:
         raise IndexUnavailable(
             f"index {version} was built with model '{manifest.get('model')}' but the config names '{model}'; {REBUILD}")
     try:
-        vectors = load_vectors(version / VECTORS_FILE)
+        vectors = load_vectors(version / VECTORS_FILE, vectors)
         store = MetaStore(version / META_FILE)
     except Exception as exc:  # faiss raises RuntimeError, sqlite DatabaseError: same fix
         raise IndexUnavailable(f"index {version} cannot be opened ({exc}); {REBUILD}") from None

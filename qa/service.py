@@ -25,7 +25,7 @@ class Service:
     def load(self) -> None:
         try:
             # Open the index first: without one there is no reason to pay for the model.
-            index = open_index(self.cfg.index_dir, model=self.cfg.model.name)
+            index = open_index(self.cfg.index_dir, model=self.cfg.model.name, vectors=self.cfg.vectors)
             if self._encoder is None:
                 self._encoder = Encoder(self.cfg.model)
             if index.manifest["dimension"] != self._encoder.dim:
