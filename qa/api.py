@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request
 
 from .errors import BadRequest, QAError
 
@@ -78,7 +78,7 @@ def ask():
     else:
         question = validate_question(request.args.get("q", request.args.get("question")))
         top_k = validate_top_k(request.args.get("top_k"), from_query=True)
-    result = service().answerer().ask(question, top_k)
+    result = g.result = service().answerer().ask(question, top_k)  # g.result: for the request log line
     return jsonify(result.to_dict())
 
 

@@ -26,9 +26,14 @@ def create_app(cfg: Config | None = None, *, service=None) -> Flask:
     app.json.sort_keys = False
     app.extensions["qa"] = service or Service(cfg)
 
-    from . import api
+    from . import admin, api, observe, openapi, ratelimit
 
+    app.config["QA_ADMIN_TOKEN"] = admin.admin_token()
     app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(openapi.bp)
+    observe.init_app(app, app.extensions["qa"])
+    ratelimit.init_app(app, cfg.server.rate_limit)
 
     @app.errorhandler(QAError)
     def qa_error(exc: QAError):

@@ -1,43 +1,85 @@
-"""The model and the index version in service, loaded once per process."""
+"""The model and the index version in service, loaded once per process and swapped in place.
+
+A new version is picked up by polling `index/CURRENT` (server.reload_interval), on a wake-up
+(SIGHUP, POST /api/admin/reload), or by calling `reload`. The swap is one reference
+assignment: a request holds the Answerer it started with, so it finishes on that version,
+and the old version is freed (and its hold on the folder released) when the last such
+request ends.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
+import weakref
 
 from .answer import Answerer
 from .config import Config
 from .embed import Encoder
 from .errors import IndexUnavailable
 from .index import open_index
+from .versions import VERSIONS, current_version, hold
+
+log = logging.getLogger(__name__)
 
 
 class Service:
-    """Holds the encoder and the current Answerer; a failed load leaves a clear 503 reason."""
+    """Holds the encoder and the current Answerer; a failed first load leaves a clear 503 reason."""
 
     def __init__(self, cfg: Config, encoder: Encoder | None = None):
         self.cfg = cfg
         self._encoder = encoder
         self._answerer: Answerer | None = None
         self._error: IndexUnavailable | None = None
-        self._lock = threading.Lock()
-        self.load()
+        self._reload_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._watcher: threading.Thread | None = None
+        try:
+            self.reload()
+        except IndexUnavailable:
+            pass  # kept in self._error: every request answers 503 with it
 
-    def load(self) -> None:
+    def reload(self) -> bool:
+        """Serve the version CURRENT names if it is not the one in service; True if it changed.
+
+        An unusable version raises IndexUnavailable and the version in service stays.
+        """
+        with self._reload_lock:
+            served = self._answerer
+            try:
+                version = current_version(self.cfg.index_dir)
+                if served is not None and served.index.name == version.name:
+                    return False
+                answerer = self._open(version.name)
+            except IndexUnavailable as exc:
+                if served is None:
+                    self._error = exc
+                raise
+            self._answerer = answerer
+            self._error = None
+        log.info("serving index version %s", answerer.index.name)
+        return True
+
+    def _open(self, name: str) -> Answerer:
+        # Hold the folder first, so a concurrent build's prune cannot delete it under us.
+        fd = hold(self.cfg.index_dir / VERSIONS / name)
         try:
             # Open the index first: without one there is no reason to pay for the model.
             index = open_index(self.cfg.index_dir, model=self.cfg.model.name, vectors=self.cfg.vectors)
+            if index.name != name:  # CURRENT moved on meanwhile: the next reload takes it
+                raise IndexUnavailable(f"index version {name} was replaced while loading; retrying")
             if self._encoder is None:
                 self._encoder = Encoder(self.cfg.model)
             if index.manifest["dimension"] != self._encoder.dim:
                 raise IndexUnavailable(
                     f"index {index.path} has {index.manifest['dimension']}-dimensional vectors, "
                     f"the model gives {self._encoder.dim}; run `qa index build`")
-        except IndexUnavailable as exc:
-            self._error = exc
-            return
-        with self._lock:
-            self._answerer = Answerer(index, self._encoder, self.cfg.search)
-            self._error = None
+        except BaseException:
+            os.close(fd)
+            raise
+        weakref.finalize(index, os.close, fd)
+        return Answerer(index, self._encoder, self.cfg.search)
 
     def answerer(self) -> Answerer:
         """The Answerer in service, or the reason there is none (HTTP 503)."""
@@ -45,3 +87,34 @@ class Service:
         if answerer is None:
             raise self._error or IndexUnavailable("no index loaded; run `qa index build`")
         return answerer
+
+    def wake(self) -> None:
+        """Ask the watcher to check for a new version now (safe from a signal handler)."""
+        self._wake.set()
+
+    def watch(self, interval: float) -> None:
+        """Check CURRENT every `interval` seconds (0: only when woken) in a daemon thread."""
+        if self._watcher is not None:
+            return
+        self._watcher = threading.Thread(target=self._watch, args=(interval or None,), name="qa-reload",
+                                         daemon=True)
+        self._watcher.start()
+
+    def _watch(self, interval: float | None) -> None:
+        last_error = None
+        while True:
+            self._wake.wait(interval)
+            self._wake.clear()
+            try:
+                self.reload()
+                last_error = None
+            except IndexUnavailable as exc:
+                if exc.message != last_error:  # say it once, not every poll
+                    log.warning("kept serving %s: %s", self.served_version(), exc.message)
+                    last_error = exc.message
+            except Exception:  # the watcher must outlive any surprise
+                log.exception("index reload failed")
+
+    def served_version(self) -> str | None:
+        answerer = self._answerer
+        return answerer.index.name if answerer else None

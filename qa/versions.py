@@ -60,17 +60,43 @@ def publish(index_dir: Path, version: Path, keep: int) -> None:
     prune(index_dir, keep=keep, current=version.name)
 
 
+def hold(version: Path) -> int:
+    """A shared lock on a version folder, held while a process serves it, so prune spares it.
+
+    Returns the descriptor; closing it releases the lock (the OS does so if the process dies).
+    """
+    try:
+        fd = os.open(version, os.O_RDONLY | os.O_DIRECTORY)
+    except FileNotFoundError:
+        raise IndexUnavailable(f"index version {version} was removed; run `qa index build`") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise IndexUnavailable(f"index version {version} is being removed; run `qa index build`") from None
+    return fd
+
+
 def prune(index_dir: Path, *, keep: int, current: str) -> None:
     """Delete all but the newest `keep` versions, and leftovers of killed builds.
 
     Runs under the build lock, so a folder without a manifest is never a build in progress.
+    A version that a running server still holds (see `hold`) is spared until a later build.
     """
     versions = sorted((p for p in (index_dir / VERSIONS).iterdir() if p.is_dir()), reverse=True)
     complete = [p for p in versions if (p / MANIFEST).exists()]
     for path in versions:
         if path.name == current or (path in complete[:keep]):
             continue
-        shutil.rmtree(path, ignore_errors=True)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # in service somewhere
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)
 
 
 @contextmanager

@@ -97,7 +97,7 @@ class ServerProcess:
             try:
                 if requests.get(self.url + "/api/health", timeout=2).status_code in (200, 503):
                     return self
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or still loading the model
                 pass
             time.sleep(0.2)
         self.stop()
@@ -118,3 +118,33 @@ def server(seed_config):
     proc = ServerProcess(seed_config).wait_ready()
     yield proc
     proc.stop()
+
+
+XSS_SCRIPT = "<script>alert(1)</script>"
+XSS_IMG = "<img src=x onerror=alert(1)>"
+XSS_QUESTION = "What did the banner above the main stage at the harbour festival read?"
+
+
+@pytest.fixture(scope="session")
+def xss_config(tmp_path_factory, encoder) -> Config:
+    """An article whose title and text carry markup, in a non-ASCII subfolder (so its doc_id has
+    a '/' and non-ASCII letters): pages must show the markup as text and never run it."""
+    from qa.build import build_index
+
+    tmp = tmp_path_factory.mktemp("xss")
+    folder = tmp / "data" / "Ünï festivals"
+    folder.mkdir(parents=True)
+    (folder / "harbour.md").write_text(
+        "---\n"
+        f"title: '{XSS_SCRIPT} Harbour festival {XSS_IMG}'\n"
+        "date: 2024-05-01\n"
+        "source: Test Wire\n"
+        "url: 'javascript:alert(1)'\n"
+        "---\n"
+        f"The harbour festival opened on Saturday. Organisers hung a banner above the main stage that read "
+        f"{XSS_SCRIPT} in large letters. Beside it, a poster showed {XSS_IMG} in red paint. "
+        "Visitors said the lettering was strange but harmless.\n",
+        encoding="utf-8")
+    cfg = make_config(tmp, tmp / "data")
+    build_index(cfg, encoder=encoder, progress=False)
+    return cfg
