@@ -111,13 +111,10 @@ def _cite_line(c: dict) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 def ask(cfg: Config, question: str, top_k: int | None, as_json: bool) -> None:
     """Answer QUESTION with cited passages from the articles."""
-    from .api import MAX_QUESTION_CHARS
+    from .api import validate_question
     from .service import Service
 
-    if not question.strip():
-        raise click.UsageError("the question is empty")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise click.UsageError(f"the question is longer than {MAX_QUESTION_CHARS} characters")
+    question = validate_question(question)
     result = Service(cfg).answerer().ask(question, top_k).to_dict()
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False, indent=2))

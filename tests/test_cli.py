@@ -1,0 +1,77 @@
+"""The `qa` command line, through click's runner and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from qa.cli import cli
+
+QUESTION = "How many people died in the Khojaly massacre?"
+
+
+def seed_args(cfg):
+    return ["--data", str(cfg.data_dir), "--index", str(cfg.index_dir)]
+
+
+def test_help_does_not_load_torch():
+    code = ("import sys; from qa.cli import cli\n"
+            "try:\n    cli(['--help'], prog_name='qa')\nexcept SystemExit as e:\n    assert e.code == 0\n"
+            "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules, 'heavy import'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "index" in out.stdout and "serve" in out.stdout and "ask" in out.stdout
+
+
+def test_build_info_ask(runner, tmp_path, seed_config):
+    index = tmp_path / "idx"
+    r = runner.invoke(cli, ["index", "build", "--data", str(seed_config.data_dir), "--index", str(index)])
+    assert r.exit_code == 0, r.output
+    assert "5 articles" in r.output and "0 skipped files" in r.output
+    r = runner.invoke(cli, ["index", "info", "--index", str(index)])
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["counts"]["articles"] == 5
+    r = runner.invoke(cli, ["ask", QUESTION, "--index", str(index), "--json", "--top-k", "3"])
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.stdout)
+    assert len(body["passages"]) == 3 and any("613 people" in p["text"] for p in body["passages"])
+    r = runner.invoke(cli, ["ask", QUESTION, "--index", str(index)])
+    assert r.exit_code == 0 and "613 people" in r.output and "[1]" in r.output
+
+
+def test_ask_unanswerable_says_so(runner, seed_config):
+    r = runner.invoke(cli, ["ask", "What is a good recipe for sourdough bread?", *seed_args(seed_config)])
+    assert r.exit_code == 0 and "do not answer" in r.output
+
+
+def test_build_reports_skips_and_strict_fails(runner, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "good.txt").write_text("The harbour reopened on Monday after repairs.")
+    (data / "bad.txt").write_bytes(b"\x00\x01binary")
+    args = ["index", "build", "--data", str(data), "--index", str(tmp_path / "idx")]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "skipped bad.txt: binary" in r.output and "1 skipped files" in r.output
+    r = runner.invoke(cli, args + ["--strict"])
+    assert r.exit_code == 1 and "bad.txt" in r.output and "Traceback" not in r.output
+
+
+def test_errors_are_one_line_and_nonzero(runner, tmp_path):
+    cases = [
+        (["index", "build", "--data", str(tmp_path / "missing"), "--index", str(tmp_path / "i")], "data folder not found"),
+        (["ask", "hi", "--index", str(tmp_path / "none")], "qa index build"),
+        (["index", "info", "--index", str(tmp_path / "none")], "no index"),
+        (["ask", "hi", "--config", str(tmp_path / "nope.yaml")], "config file not found"),
+        (["ask", "   ", "--index", str(tmp_path)], "empty"),
+    ]
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("search:\n  top_k: 99\n")
+    cases.append((["ask", "hi", "--config", str(bad)], "top_k"))
+    for args, message in cases:
+        r = runner.invoke(cli, args)
+        assert r.exit_code != 0, args
+        assert message in r.output, (args, r.output)
+        assert "Traceback" not in r.output
+        assert len(r.output.strip().splitlines()) <= 3
