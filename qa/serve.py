@@ -40,12 +40,15 @@ class _Server(BaseApplication):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         logging.basicConfig(level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(),
                             format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
+        import faiss
         import torch
 
         from .app import create_app
 
         # Share the cores between workers instead of each one oversubscribing all of them.
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // self.options["workers"]))
+        threads = max(1, (os.cpu_count() or 1) // self.options["workers"])
+        torch.set_num_threads(threads)
+        faiss.omp_set_num_threads(threads)
         app = create_app(self.qa_cfg)
         service = app.extensions["qa"]
         signal.signal(signal.SIGHUP, lambda *_: service.wake())
