@@ -6,6 +6,7 @@ answers at once.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from pathlib import Path
@@ -140,6 +141,57 @@ def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, 
     server = cfg.server
     run(cfg, host=host or server.host, port=server.port if port is None else port,
         workers=workers or server.workers, threads=threads or server.threads)
+
+
+@cli.command("eval")
+@common_options
+@click.argument("questions", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--top-k", type=click.IntRange(1, 50), default=10, show_default=True, help="Passages asked for.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--sweep", is_flag=True, help="Also sweep the abstention threshold over the questions.")
+@click.option("--min-recall5", type=click.FloatRange(0, 1), default=0.0,
+              help="Exit non-zero when recall@5 is below this (a CI gate).")
+@click.option("--multihop", is_flag=False, flag_value="", default=None, metavar="[DIR]",
+              help="Run MultiHop-RAG from DIR (default: eval.multihop_dir) instead of a question file.")
+@click.option("--even", "subset", flag_value="even", help="MultiHop-RAG: only even-numbered queries.")
+@click.option("--odd", "subset", flag_value="odd", help="MultiHop-RAG: only odd-numbered queries.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="MultiHop-RAG: only the first N queries.")
+@click.option("--gold-articles-only", is_flag=True,
+              help="MultiHop-RAG: index only the articles the queries cite (quick, but easier).")
+@click.option("--chunk-tokens", type=click.IntRange(16, 512), default=None,
+              help="MultiHop-RAG: chunk budget for its index (overrides chunking.max_tokens).")
+def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep: bool, min_recall5: float,
+          multihop: str | None, subset: str | None, limit: int | None, gold_articles_only: bool,
+          chunk_tokens: int | None) -> None:
+    """Measure retrieval, answers and abstention on QUESTIONS.jsonl, or on MultiHop-RAG."""
+    from . import evaluate
+
+    if (questions is None) == (multihop is None):
+        raise click.UsageError("give either QUESTIONS.jsonl or --multihop [DIR]")
+    if multihop is None and (subset or limit or gold_articles_only or chunk_tokens):
+        raise click.UsageError("--even, --odd, --limit, --gold-articles-only and --chunk-tokens need --multihop")
+    if multihop is not None:
+        if sweep or min_recall5:
+            raise click.UsageError("--sweep and --min-recall5 apply to a question file, not --multihop")
+        if chunk_tokens:
+            cfg = cfg.replace(chunking=dataclasses.replace(cfg.chunking, max_tokens=chunk_tokens))
+        report = evaluate.run_multihop(cfg, Path(multihop) if multihop else cfg.eval.multihop_dir,
+                                       subset=subset or "all", limit=limit, top_k=top_k,
+                                       gold_articles_only=gold_articles_only, progress=not as_json)
+        click.echo(json.dumps(report, indent=2) if as_json else evaluate.format_multihop(report))
+        return
+    from .service import Service
+
+    items = evaluate.load_questions(questions)
+    answerer = Service(cfg).answerer()
+    summary = evaluate.summarize(evaluate.run_questions(answerer, items, top_k))
+    rows = evaluate.sweep(answerer, items, top_k) if sweep else None
+    if as_json:
+        click.echo(json.dumps({**summary, "sweep": rows} if sweep else summary, ensure_ascii=False, indent=2))
+    else:
+        click.echo(evaluate.format_questions(summary, rows))
+    if summary["recall@5"] < min_recall5:
+        raise click.ClickException(f"recall@5 {summary['recall@5']:.4f} is below --min-recall5 {min_recall5}")
 
 
 def main() -> None:
