@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from . import web
 from .config import Config
 from .errors import QAError, error_payload
 
 MAX_BODY_BYTES = 64 * 1024
+# Pages load only the site's own scripts, styles and images: injected markup could not run.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                               "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
 
 
 def _wants_json() -> bool:
@@ -35,17 +43,27 @@ def create_app(cfg: Config | None = None, *, service=None) -> Flask:
     observe.init_app(app, app.extensions["qa"])
     ratelimit.init_app(app, cfg.server.rate_limit)
 
+    app.register_blueprint(web.bp)
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
     @app.errorhandler(QAError)
     def qa_error(exc: QAError):
+        if not _wants_json():
+            return web.error_page(exc.status, exc.message)
         return jsonify(error_payload(exc.code, exc.message)), exc.status
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
-        if not _wants_json():
-            return exc
-        code = (exc.name or "error").lower().replace(" ", "_")
-        response = jsonify(error_payload(code, exc.description or exc.name))
-        response.status_code = exc.code or 500
+        if _wants_json():
+            code = (exc.name or "error").lower().replace(" ", "_")
+            response = jsonify(error_payload(code, exc.description or exc.name))
+            response.status_code = exc.code or 500
+        else:
+            response = app.make_response(web.error_page(exc.code or 500, exc.description or exc.name))
         if exc.code == 405:
             response.headers["Allow"] = ", ".join(exc.valid_methods or [])
         return response
@@ -53,6 +71,8 @@ def create_app(cfg: Config | None = None, *, service=None) -> Flask:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if not _wants_json():
+            return web.error_page(500, "The server hit an error; the page could not be shown.")
         return jsonify(error_payload("internal_error", "internal error; the request was not completed")), 500
 
     return app

@@ -1,0 +1,314 @@
+"""The web page through the Flask test client (real model and index): the server-rendered chat,
+the source view, escaping, the HTML error pages and the security headers."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import lxml.html
+import pytest
+from conftest import XSS_IMG, XSS_QUESTION, XSS_SCRIPT, make_config
+
+from qa.app import create_app
+from qa.config import WebConfig, load_config
+from qa.errors import ConfigError
+from qa.service import Service
+from qa.web import ERROR_LEADS, pieces
+
+QUESTION = "How many children lost both parents?"
+OFF_TOPIC = "What is the capital of France?"
+EXAMPLES = [QUESTION, "How many people's fate remains unknown?"]
+
+
+def page(response):
+    assert response.content_type == "text/html; charset=utf-8"
+    return lxml.html.fromstring(response.get_data(as_text=True))
+
+
+def text(node) -> str:
+    return node.text_content()
+
+
+@pytest.fixture()
+def web_client(seed_config, seed_service):
+    app = create_app(seed_config.replace(web=WebConfig(examples=EXAMPLES)), service=seed_service)
+    app.config["TESTING"] = True
+    return app.test_client()
+
+
+@pytest.fixture()
+def xss_client(xss_config, encoder):
+    app = create_app(xss_config, service=Service(xss_config, encoder=encoder))
+    return app.test_client()
+
+
+@pytest.fixture()
+def no_index_client(tmp_path, encoder):
+    cfg = make_config(tmp_path, tmp_path / "data")
+    app = create_app(cfg, service=Service(cfg, encoder=encoder))
+    return app.test_client()
+
+
+def test_empty_state_describes_the_corpus_and_offers_examples(web_client, seed_service):
+    r = web_client.get("/")
+    assert r.status_code == 200
+    doc = page(r)
+    summary = seed_service.answerer().index.store.summary()
+    corpus = text(doc.get_element_by_id("intro-title").getparent().find_class("corpus")[0])
+    assert corpus.startswith("5 articles")
+    assert f"{summary['date_from']} to {summary['date_to']}" in corpus
+    assert all(source in corpus for source in summary["sources"])
+    examples = doc.find_class("example")
+    assert [text(a) for a in examples] == EXAMPLES
+    assert parse_qs(urlsplit(examples[0].get("href")).query) == {"q": [QUESTION]}
+    assert not doc.find_class("turn")
+    assert doc.get_element_by_id("log").get("role") == "log"
+    assert doc.get_element_by_id("log").get("aria-live") == "polite"
+    label = doc.xpath("//label[@for='q']")
+    assert label and text(label[0]) == "Your question"
+
+
+def test_question_in_the_url_renders_the_cited_answer(web_client, client, seed_config):
+    api = client.get("/api/ask", query_string={"q": QUESTION}).get_json()
+    r = web_client.get("/", query_string={"q": QUESTION})
+    assert r.status_code == 200
+    doc = page(r)
+    (turn,) = doc.find_class("turn")
+    assert text(turn.find_class("q-text")[0]) == QUESTION
+    assert doc.get_element_by_id("starter").get("hidden") is not None
+    quote = turn.xpath(".//blockquote")[0]
+    assert text(quote) == api["answer"]["text"]
+
+    cite = api["answer"]["citation"]
+    link = turn.find_class("cite-link")[0]
+    assert text(link) == cite["title"]
+    url = urlsplit(link.get("href"))
+    assert unquote(url.path) == f"/articles/{cite['doc_id']}"
+    assert parse_qs(url.query) == {"chunk": [str(cite["chunk_id"])], "start": [str(cite["start"])],
+                                   "end": [str(cite["end"])]}
+    assert url.fragment == f"chunk-{cite['chunk_id']}"
+    assert text(turn.find_class("meta")[0]) == f"{cite['source']} · {cite['date']}"
+
+    passages = turn.find_class("passage")
+    assert len(passages) == len(api["passages"]) == seed_config.search.top_k
+    for node, passage in zip(passages, api["passages"]):
+        assert text(node.find_class("p-text")[0]) == passage["text"]
+        marks = [text(m) for m in node.xpath(".//mark")]
+        assert marks == [passage["text"][h["start"]:h["end"]] for h in passage["highlights"]]
+        assert text(node.find_class("score")[0]) == f"similarity {passage['score']:.2f}"
+    share = turn.find_class("share")[0].xpath(".//a")[0]
+    assert parse_qs(urlsplit(share.get("href")).query) == {"q": [QUESTION]}
+
+
+def test_top_k_in_the_url(web_client):
+    doc = page(web_client.get("/", query_string={"q": QUESTION, "top_k": "2"}))
+    assert len(doc.find_class("passage")) == 2
+
+
+def test_abstention_is_a_plain_reply_without_passages(web_client):
+    r = web_client.get("/", query_string={"q": OFF_TOPIC})
+    assert r.status_code == 200
+    (turn,) = page(r).find_class("turn")
+    assert turn.find_class("abstain")
+    assert "The articles do not answer this." in text(turn)
+    assert not turn.xpath(".//blockquote") and not turn.find_class("passage")
+
+
+@pytest.mark.parametrize("query, words", [
+    ({"q": "x" * 2001}, "the limit is 2000"),
+    ({"q": "   "}, "'question' is empty"),
+    ({"q": "what\x07"}, "control characters"),
+    ({"q": QUESTION, "top_k": "0"}, "'top_k' must be"),
+])
+def test_bad_questions_are_replies_in_the_conversation(web_client, query, words):
+    r = web_client.get("/", query_string=query)
+    assert r.status_code == 400
+    (turn,) = page(r).find_class("turn")
+    (reply,) = turn.find_class("error")
+    assert ERROR_LEADS["bad_request"] in text(reply) and words in text(reply)
+
+
+def test_without_an_index_the_page_explains_instead_of_breaking(no_index_client):
+    r = no_index_client.get("/")
+    assert r.status_code == 200
+    notice = text(page(r).find_class("notice")[0])
+    assert ERROR_LEADS["index_unavailable"] in notice and "qa index build" in notice
+
+    r = no_index_client.get("/", query_string={"q": QUESTION})
+    assert r.status_code == 503
+    assert ERROR_LEADS["index_unavailable"] in text(page(r).find_class("turn")[0].find_class("error")[0])
+
+    r = no_index_client.get("/articles/anything")
+    assert r.status_code == 503
+    assert "qa index build" in text(page(r).get_element_by_id("error-title").getparent())
+    assert no_index_client.get("/api/ask?q=hi").is_json
+
+
+def test_error_leads_reach_the_script_as_json(web_client):
+    doc = page(web_client.get("/"))
+    assert json.loads(doc.get_element_by_id("error-leads").text) == ERROR_LEADS
+
+
+def test_source_view_marks_the_cited_passage_by_offsets(web_client, seed_service):
+    store = seed_service.answerer().index.store
+    row = store.chunks([3])[3]
+    article = store.article(row.doc_id)
+    start, end = row.start + 10, row.end - 5
+    r = web_client.get(f"/articles/{row.doc_id}", query_string={"start": start, "end": end, "chunk": 3})
+    assert r.status_code == 200
+    doc = page(r)
+    assert text(doc.get_element_by_id("article-title")) == article.title
+    body = doc.find_class("text")[0]
+    assert text(body) == article.text[article.body_start:]
+    (mark,) = body.xpath(".//mark")
+    assert text(mark) == article.text[start:end]
+    assert mark.get("id") == "chunk-3"
+    facts = text(doc.find_class("facts")[0])
+    assert article.path in facts and article.date in facts
+
+
+def test_source_view_marks_a_whole_chunk_or_offsets_alone(web_client, seed_service):
+    store = seed_service.answerer().index.store
+    row = store.chunks([3])[3]
+    article = store.article(row.doc_id)
+    mark = page(web_client.get(f"/articles/{row.doc_id}?chunk=3")).xpath("//mark")[0]
+    assert text(mark) == row.text == article.text[row.start:row.end]
+    mark = page(web_client.get(f"/articles/{row.doc_id}?start={row.start}&end={row.end}")).xpath("//mark")[0]
+    assert mark.get("id") == "passage" and text(mark) == row.text
+    assert not page(web_client.get(f"/articles/{row.doc_id}")).xpath("//mark")
+
+
+def test_every_citation_link_opens_its_passage(web_client, seed_service):
+    store = seed_service.answerer().index.store
+    links = page(web_client.get("/", query_string={"q": QUESTION})).find_class("cite-link")
+    assert len(links) == 6  # the answer and five passages
+    for link in links:
+        url = urlsplit(link.get("href"))
+        query = {k: int(v[0]) for k, v in parse_qs(url.query).items()}
+        article = store.article(unquote(url.path).removeprefix("/articles/"))
+        mark = page(web_client.get(f"{url.path}?{url.query}")).get_element_by_id(url.fragment)
+        assert mark.tag == "mark"
+        assert text(mark) == article.text[query["start"]:query["end"]]
+
+
+@pytest.mark.parametrize("query, status, words", [
+    ("start=x&end=5", 400, "'start' must be a character offset"),
+    ("start=5", 400, "is not inside this article"),
+    ("start=50&end=40", 400, "is not inside this article"),
+    ("start=0&end=999999", 400, "is not inside this article"),
+    ("chunk=99999", 404, "has no passage 99999"),
+])
+def test_source_view_rejects_bad_passages_with_a_page(web_client, seed_service, query, status, words):
+    doc_id = seed_service.answerer().index.store.chunks([3])[3].doc_id
+    r = web_client.get(f"/articles/{doc_id}?{query}")
+    assert r.status_code == status
+    assert words in text(page(r).get_element_by_id("error-title").getparent())
+
+
+def test_a_chunk_of_another_article_is_not_found(web_client, seed_service):
+    rows = seed_service.answerer().index.store.chunks(range(30))
+    first = rows[0]
+    other = next(r for r in rows.values() if r.doc_id != first.doc_id)
+    assert web_client.get(f"/articles/{first.doc_id}?chunk={other.chunk_id}").status_code == 404
+
+
+def test_unknown_pages_are_404_pages_in_the_site_style_and_the_api_keeps_json(web_client):
+    for path in ("/articles/no-such-article", "/no-such-page"):
+        r = web_client.get(path)
+        assert r.status_code == 404
+        doc = page(r)
+        assert text(doc.get_element_by_id("error-title")) == "Page not found"
+        assert doc.find_class("brand") and doc.xpath("//link[@rel='stylesheet']")
+    r = web_client.get("/api/no-such-endpoint")
+    assert r.status_code == 404 and r.is_json
+
+
+def test_wrong_method_on_a_page_is_a_405_page(web_client):
+    r = web_client.post("/")
+    assert r.status_code == 405
+    assert "GET" in r.headers["Allow"]
+    assert text(page(r).get_element_by_id("error-title")) == "That cannot be done here"
+
+
+def test_an_unexpected_error_on_a_page_is_a_500_page(seed_config, seed_service):
+    app = create_app(seed_config, service=seed_service)
+
+    @app.get("/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    r = app.test_client().get("/boom")
+    assert r.status_code == 500
+    assert text(page(r).get_element_by_id("error-title")) == "Something went wrong"
+    assert "boom" not in r.get_data(as_text=True)
+
+
+def test_security_headers_on_every_response(web_client):
+    for path in ("/", "/?q=hello", "/static/app.js", "/static/style.css", "/api/health", "/no-such-page"):
+        r = web_client.get(path)
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "style-src 'self'" in csp and "default-src 'self'" in csp
+        assert "unsafe-inline" not in csp
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_pages_load_nothing_from_outside_and_no_inline_script(web_client):
+    doc = page(web_client.get("/", query_string={"q": QUESTION}))
+    for node in doc.xpath("//script"):
+        assert node.get("src", "").startswith("/static/") or node.get("type") == "application/json"
+    for node in doc.xpath("//link[@href] | //img | //iframe"):
+        assert node.get("href", node.get("src", "")).startswith("/")
+    assert not doc.xpath("//*[@style]") and not doc.xpath("//style")
+
+
+def test_markup_in_articles_and_questions_is_shown_as_text(xss_client, xss_config):
+    r = xss_client.get("/", query_string={"q": XSS_QUESTION})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200
+    assert XSS_SCRIPT not in html and XSS_IMG not in html
+    doc = page(r)
+    assert not doc.xpath("//script[not(@src) and not(@type='application/json')]") and not doc.xpath("//img")
+    quote = text(doc.xpath("//blockquote")[0])
+    assert XSS_SCRIPT in quote
+    link = doc.find_class("cite-link")[0]
+    assert XSS_SCRIPT in text(link) and XSS_IMG in text(link)
+    assert not doc.find_class("orig")  # its url is javascript:, never made a link
+
+    r = xss_client.get(urlsplit(link.get("href")).path)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and XSS_SCRIPT not in html and XSS_IMG not in html
+    doc = page(r)
+    assert XSS_IMG in text(doc.get_element_by_id("article-title"))
+    assert XSS_SCRIPT in text(doc.find_class("text")[0])
+    assert not doc.xpath("//script[not(@src) and not(@type='application/json')]") and not doc.xpath("//img") and not doc.xpath("//dd/a")
+
+    r = xss_client.get("/", query_string={"q": XSS_SCRIPT + XSS_IMG})
+    assert XSS_SCRIPT not in r.get_data(as_text=True)
+    assert text(page(r).find_class("q-text")[0]) == XSS_SCRIPT + XSS_IMG
+
+
+def test_doc_ids_with_folders_and_non_ascii_letters_open(xss_client):
+    r = xss_client.get("/articles/Ünï festivals/harbour")
+    assert r.status_code == 200
+    assert "Test Wire" in text(page(r).find_class("facts")[0])
+
+
+def test_pieces_cut_text_at_offsets_only():
+    assert pieces("abcdef", [{"start": 1, "end": 3}]) == [("a", False), ("bc", True), ("def", False)]
+    assert pieces("abcdef", [{"start": 4, "end": 6}, {"start": 0, "end": 2}, {"start": 1, "end": 5},
+                             {"start": 5, "end": 9}, {"start": 3, "end": 3}]) == [
+        ("ab", True), ("cd", False), ("ef", True)]
+    assert pieces("abc", []) == [("abc", False)]
+
+
+def test_example_questions_must_be_text(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("web:\n  examples:\n    - How many?\n    - Where?\n")
+    assert load_config(good).web.examples == ["How many?", "Where?"]
+    for bad in ("web:\n  examples:\n    - How many?\n    - 3\n", "web:\n  examples: ['  ']\n", "web:\n  examples: How\n"):
+        path = tmp_path / "bad.yaml"
+        path.write_text(bad)
+        with pytest.raises(ConfigError, match="web.examples"):
+            load_config(path)
