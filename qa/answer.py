@@ -6,22 +6,59 @@ never writes text of its own.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
 
 from .config import SearchConfig
 from .embed import Encoder
+from .fusion import coverage
 from .index import IndexVersion
+from .lexical import terms
 from .models import AnswerSentence, Article, Citation, Passage, Result, Span
-from .search import Hit, dense_search
+from .search import Filters, Hit, Query, Retriever, answer_type_match, is_follow_up
 from .store import ChunkRow
+
+QUERY_CACHE_SIZE = 1024
 
 
 def _citation(article: Article, row: ChunkRow, start: int, end: int) -> Citation:
     return Citation(doc_id=article.doc_id, title=article.title, source=article.source, date=article.date,
                     path=article.path, chunk_id=row.chunk_id, start=start, end=end, url=article.url)
+
+
+def _normalize(vec: np.ndarray) -> np.ndarray:
+    return (vec / max(float(np.linalg.norm(vec)), 1e-12)).astype(np.float32)
+
+
+class QueryVectors:
+    """An LRU cache of question vectors, keyed by the question with its white space folded."""
+
+    def __init__(self, encoder: Encoder, size: int = QUERY_CACHE_SIZE):
+        self.encoder = encoder
+        self.size = size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str]) -> list[np.ndarray]:
+        keys = [" ".join(t.split()) for t in texts]
+        with self._lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+            for k in found:
+                self._cache.move_to_end(k)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            for k, vec in zip(missing, self.encoder.encode_queries(missing)):
+                found[k] = vec
+            with self._lock:
+                for k in missing:
+                    self._cache[k] = found[k]
+                while len(self._cache) > self.size:
+                    self._cache.popitem(last=False)
+        return [found[k] for k in keys]
 
 
 class Answerer:
@@ -31,44 +68,65 @@ class Answerer:
         self.index = index
         self.encoder = encoder
         self.cfg = cfg
+        self.retriever = Retriever(index, cfg)
+        self.vectors = QueryVectors(encoder)
 
-    def ask(self, question: str, top_k: int | None = None) -> Result:
-        return self.ask_batch([question], top_k)[0]
+    def ask(self, question: str, top_k: int | None = None, *, history: Sequence[str] = (),
+            filters: Filters | None = None) -> Result:
+        return self.ask_batch([question], top_k, histories=[history], filters=filters)[0]
 
-    def ask_batch(self, questions: Sequence[str], top_k: int | None = None) -> list[Result]:
+    def ask_batch(self, questions: Sequence[str], top_k: int | None = None, *,
+                  histories: Sequence[Sequence[str]] | None = None, filters: Filters | None = None) -> list[Result]:
         started = time.perf_counter()
         k = top_k or self.cfg.top_k
-        qvecs = self.encoder.encode_queries(questions)
-        hits = dense_search(self.index, qvecs, k)
+        histories = histories or [()] * len(questions)
+        # A follow-up is searched with its conversation's last question; others stand alone.
+        contexts = [h[-1] if h and is_follow_up(q) else None for q, h in zip(questions, histories)]
+        vecs = self.vectors(list(questions) + [c for c in contexts if c])
+        context_vecs = iter(vecs[len(questions):])
         results = []
-        for question, qvec, qhits in zip(questions, qvecs, hits):
-            results.append(self._result(question, qvec, qhits, started))
+        for question, context, qvec in zip(questions, contexts, vecs):
+            qterms = terms(question)
+            if context:
+                qvec = _normalize(qvec + self.cfg.history_weight * next(context_vecs))
+                qterms = qterms + [t for t in terms(context) if t not in qterms]
+            query = Query(question, qvec, qterms, filters or Filters())
+            results.append(self._result(query, self.retriever.search(query, k), started))
         return results
 
-    def _result(self, question: str, qvec: np.ndarray, hits: list[Hit], started: float) -> Result:
-        if not hits or hits[0].score < self.cfg.min_score:
-            return Result(question, True, None, [], _ms(started))
+    def confidence(self, query: Query, hits: list[Hit]) -> float:
+        """Evidence that the passages answer: the best cosine, plus how much of the question
+        the best passages contain. Both are independent of corpus size and score scales."""
+        top = hits[:3]
+        best_dense = max(h.dense for h in top)
+        best_cover = max(coverage(query.terms, set(terms(h.row.text))) for h in top)
+        return best_dense + self.cfg.coverage_weight * best_cover
+
+    def _result(self, query: Query, hits: list[Hit], started: float) -> Result:
+        if not hits or self.confidence(query, hits) < self.cfg.min_score:
+            return Result(query.text, True, None, [], _ms(started))
         store = self.index.store
-        rows = store.chunks(h.chunk_id for h in hits)
-        articles = store.articles(r.doc_id for r in rows.values())
+        articles = store.articles(h.row.doc_id for h in hits)
         passages: list[Passage] = []
         best: tuple[float, AnswerSentence] | None = None
         for rank, hit in enumerate(hits, 1):
-            row = rows[hit.chunk_id]
+            row = hit.row
             article = articles[row.doc_id]
             segs, vecs = store.segments(row.doc_id, row.seg_first, row.seg_last)
-            sims = vecs @ qvec
-            top = int(np.argmax(sims))
+            texts = [row.text[s.start - row.start: s.end - row.start] for s in segs]
+            scores = vecs @ query.vector + np.array(
+                [self.cfg.answer_lexical_weight * coverage(query.terms, set(terms(t)))
+                 + self.cfg.answer_type_weight * answer_type_match(query.text, t) for t in texts])
+            top = int(np.argmax(scores))
             seg = segs[top]
             passages.append(Passage(rank=rank, score=round(hit.score, 4), text=row.text,
                                     citation=_citation(article, row, row.start, row.end),
                                     highlights=[Span(seg.start - row.start, seg.end - row.start)]))
-            if best is None or sims[top] > best[0]:
-                sentence = row.text[seg.start - row.start: seg.end - row.start]
-                best = (float(sims[top]), AnswerSentence(sentence, rank - 1,
-                                                         _citation(article, row, seg.start, seg.end),
-                                                         round(float(sims[top]), 4)))
-        return Result(question, False, best[1] if best else None, passages, _ms(started))
+            if best is None or scores[top] > best[0]:
+                best = (float(scores[top]), AnswerSentence(texts[top], rank - 1,
+                                                           _citation(article, row, seg.start, seg.end),
+                                                           round(float(scores[top]), 4)))
+        return Result(query.text, False, best[1] if best else None, passages, _ms(started))
 
 
 def _ms(started: float) -> float:

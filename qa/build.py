@@ -11,11 +11,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .chunk import chunk_article
+from .chunk import chunk_article, header_line
 from .config import Config
 from .embed import Encoder
 from .errors import IngestError
 from .ingest import read_corpus
+from .lexical import BM25_DIR, build_bm25
 from .manifest import write_manifest
 from .models import Skipped
 from .store import MetaWriter
@@ -53,7 +54,10 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
 
     with build_lock(cfg.index_dir):
         version = new_version_dir(cfg.index_dir)
-        plans = [(a, *chunk_article(a, encoder, budget, cfg.chunking.overlap_sentences)) for a in corpus.articles]
+        headers = [header_line(a) if cfg.chunking.header else "" for a in corpus.articles]
+        header_tokens = encoder.count(headers)
+        plans = [(a, *chunk_article(a, encoder, max(16, budget - n), cfg.chunking.overlap_sentences))
+                 for a, n in zip(corpus.articles, header_tokens)]
         flat = [(ai, c) for ai, (_, _, chunks) in enumerate(plans) for c in chunks]
         seg_vecs = [np.zeros((len(segs), encoder.dim), dtype=np.float32) for _, segs, _ in plans]
         seg_done = [np.zeros(len(segs), dtype=bool) for _, segs, _ in plans]
@@ -63,9 +67,10 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
         step = max(encoder.batch_size * 8, 64)
         for lo in range(0, len(flat), step):
             batch = flat[lo:lo + step]
-            spans = [[(plans[ai][1][s].start - c.start, plans[ai][1][s].end - c.start)
-                      for s in range(c.seg_first, c.seg_last + 1)] for ai, c in batch]
-            vecs, per_chunk = encoder.encode_chunks([c.text for _, c in batch], spans)
+            shift = [len(headers[ai]) - c.start for ai, c in batch]
+            spans = [[(plans[ai][1][s].start + d, plans[ai][1][s].end + d)
+                      for s in range(c.seg_first, c.seg_last + 1)] for (ai, c), d in zip(batch, shift)]
+            vecs, per_chunk = encoder.encode_chunks([headers[ai] + c.text for ai, c in batch], spans)
             chunk_vecs[lo:lo + len(batch)] = vecs
             for (ai, c), svecs in zip(batch, per_chunk):
                 for k, s in enumerate(range(c.seg_first, c.seg_last + 1)):
@@ -75,6 +80,8 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
             bar.update(len(batch))
         bar.close()
 
+        (version / BM25_DIR).mkdir()
+        bm25_files = build_bm25([headers[ai] + c.text for ai, c in flat], version / BM25_DIR)
         vectors = build_vectors(chunk_vecs, cfg.vectors)
         save_vectors(vectors, version / VECTORS_FILE)
         writer = MetaWriter(version / META_FILE)
@@ -94,12 +101,13 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
             "model": encoder.name,
             "dimension": encoder.dim,
             "max_seq_length": encoder.max_seq_length,
-            "chunking": {"max_tokens": budget, "overlap_sentences": cfg.chunking.overlap_sentences},
+            "chunking": {"max_tokens": budget, "overlap_sentences": cfg.chunking.overlap_sentences,
+                         "header": cfg.chunking.header},
             "vectors": describe(vectors),
             "counts": {"articles": len(plans), "chunks": len(flat),
                        "segments": int(sum(len(s) for _, s, _ in plans)), "skipped": len(corpus.skipped)},
             "corpus_fingerprint": fingerprint.hexdigest(),
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        }, files=[VECTORS_FILE, META_FILE])
+        }, files=[VECTORS_FILE, META_FILE, *bm25_files])
         publish(cfg.index_dir, version, keep=cfg.index.keep_versions)
     return BuildReport(version.name, len(plans), len(flat), time.perf_counter() - started, corpus.skipped)

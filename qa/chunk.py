@@ -80,3 +80,12 @@ def chunk_article(
             break
         i = max(j - overlap, i + 1)
     return segments, chunks
+
+
+def header_line(article: Article) -> str:
+    """What precedes a chunk when it is embedded and BM25-indexed: title, outlet and date.
+
+    News questions name outlets, titles and dates that the passage itself rarely repeats.
+    """
+    parts = [article.title, article.source, article.date]
+    return " | ".join(p for p in parts if p) + "\n" if any(parts) else ""

@@ -29,6 +29,9 @@ class ChunkingConfig:
     # Budget in the model's own word pieces; capped by the model's max_seq_length.
     max_tokens: int = 200
     overlap_sentences: int = 1
+    # Prefix each chunk with a "title | outlet | date" line for embedding and BM25 only
+    # (the returned passage never includes it).
+    header: bool = True
 
 
 @dataclass
@@ -63,8 +66,33 @@ class VectorsConfig:
 @dataclass
 class SearchConfig:
     top_k: int = 5
-    # Below this cosine similarity of the best passage, the service abstains.
+    # hybrid (dense + BM25), dense or bm25.
+    mode: str = "hybrid"
+    # How hybrid rankings combine: minmax (weighted, scores scaled per question) or rrf.
+    fusion: str = "minmax"
+    dense_weight: float = 0.3
+    rrf_k: int = 60
+    # Candidates each retriever contributes before fusion, boosts and de-duplication.
+    candidates: int = 100
+    # Collapse a passage whose words mostly repeat a better one (overlap or republished text).
+    dedupe: bool = True
+    duplicate_jaccard: float = 0.6
+    # Passages per article at most (0: no cap).
+    max_per_article: int = 0
+    # Fused-score bonus for articles whose outlet, or month and year, the question names.
+    metadata_boost: float = 0.2
+    # Favour newer articles: score halves every this many days of age (0: off).
+    recency_half_life_days: float = 0.0
+    # Weight of the earlier questions' vector when a follow-up question refers back to them.
+    history_weight: float = 0.5
+    # Answer sentence = cosine to the question + this x share of question terms it contains.
+    answer_lexical_weight: float = 0.3
+    # ... + this when the sentence holds what the question asks for (a number, a date).
+    answer_type_weight: float = 0.15
+    # The service abstains when its confidence (best passage cosine + coverage_weight x the
+    # share of question terms the best passage contains) is below min_score.
     min_score: float = 0.35
+    coverage_weight: float = 0.0
 
 
 @dataclass
@@ -155,6 +183,12 @@ def _check(cfg: Config) -> None:
         raise ConfigError("config: 'chunking.max_tokens' must be at least 16")
     if cfg.chunking.overlap_sentences < 0:
         raise ConfigError("config: 'chunking.overlap_sentences' must be 0 or more")
+    for key, value, allowed in (("search.mode", cfg.search.mode, ("hybrid", "dense", "bm25")),
+                                ("search.fusion", cfg.search.fusion, ("minmax", "rrf"))):
+        if value not in allowed:
+            raise ConfigError(f"config: '{key}' must be one of {', '.join(allowed)}")
+    if not 0.0 <= cfg.search.dense_weight <= 1.0:
+        raise ConfigError("config: 'search.dense_weight' must be between 0 and 1")
     if not 1 <= cfg.search.top_k <= 50:
         raise ConfigError("config: 'search.top_k' must be between 1 and 50")
     if cfg.index.keep_versions < 1:

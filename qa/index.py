@@ -11,6 +11,7 @@ import faiss
 from .build import META_FILE
 from .config import VectorsConfig
 from .errors import IndexUnavailable
+from .lexical import BM25_DIR, Lexical
 from .manifest import REBUILD, read_manifest
 from .store import MetaStore
 from .vectors import VECTORS_FILE, load_vectors
@@ -23,6 +24,7 @@ class IndexVersion:
     manifest: dict[str, Any]
     vectors: faiss.Index
     store: MetaStore
+    lexical: Lexical
 
     @property
     def name(self) -> str:
@@ -45,8 +47,9 @@ def open_index(index_dir: Path, *, model: str, vectors: VectorsConfig | None = N
     try:
         vectors = load_vectors(version / VECTORS_FILE, vectors)
         store = MetaStore(version / META_FILE)
+        lexical = Lexical(version / BM25_DIR)
     except Exception as exc:  # faiss raises RuntimeError, sqlite DatabaseError: same fix
         raise IndexUnavailable(f"index {version} cannot be opened ({exc}); {REBUILD}") from None
     if vectors.ntotal != manifest["counts"]["chunks"] or vectors.d != manifest["dimension"]:
         raise IndexUnavailable(f"index {version / VECTORS_FILE} does not match its manifest; {REBUILD}")
-    return IndexVersion(version, manifest, vectors, store)
+    return IndexVersion(version, manifest, vectors, store, lexical)

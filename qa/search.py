@@ -1,24 +1,234 @@
-"""Retrieval: question vectors in, ranked chunk ids and scores out."""
+"""Retrieval: dense (FAISS) and lexical (BM25) candidates, fused, boosted and de-duplicated.
+
+Filters restrict both retrievers before ranking; boosts for an outlet or a date the question
+names come from the index's own metadata, so nothing is guessed or generated.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
+from .config import SearchConfig
+from .fusion import jaccard, minmax, recency_factor, rrf, weighted_sum
 from .index import IndexVersion
+from .lexical import terms
+from .store import ChunkRow
 from .vectors import search as vector_search
+
+_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+           "october", "november", "december"]
+_MONTH_RE = "|".join(m.capitalize() for m in _MONTHS)
+_FULL_DATE = re.compile(rf"\b({_MONTH_RE}) (\d{{1,2}}),? (\d{{4}})\b")
+_MONTH_YEAR = re.compile(rf"\b({_MONTH_RE}),? (\d{{4}})\b")
+_ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions applied before ranking: a date range, outlets, article ids."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    sources: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.date_from or self.date_to or self.sources or self.doc_ids)
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    vector: np.ndarray
+    terms: list[str]
+    filters: Filters = field(default_factory=Filters)
 
 
 @dataclass(frozen=True)
 class Hit:
-    chunk_id: int
-    score: float  # cosine similarity of question and chunk
+    row: ChunkRow
+    score: float  # fused, boosted: orders the results
+    dense: float  # cosine similarity of question and chunk
+    lexical: float  # BM25 score
 
 
-def dense_search(index: IndexVersion, qvecs: np.ndarray, k: int) -> list[list[Hit]]:
-    """The k nearest chunks of each question vector, best first."""
-    if index.vectors.ntotal == 0:
-        return [[] for _ in range(len(qvecs))]
-    scores, ids = vector_search(index.vectors, qvecs, k)
-    return [[Hit(int(i), float(s)) for s, i in zip(row_s, row_i) if i >= 0] for row_s, row_i in zip(scores, ids)]
+def named_dates(question: str) -> list[str]:
+    """Date prefixes (YYYY-MM-DD or YYYY-MM) that the question names."""
+    found = [f"{y}-{_MONTHS.index(m.lower()) + 1:02d}-{int(d):02d}" for m, d, y in _FULL_DATE.findall(question)]
+    found += [f"{y}-{_MONTHS.index(m.lower()) + 1:02d}" for m, y in _MONTH_YEAR.findall(question)]
+    return found + _ISO_DATE.findall(question)
+
+
+def named_sources(question: str, sources: list[str]) -> list[str]:
+    """Outlets of the index that the question names as proper nouns ("according to TechCrunch")."""
+    named = []
+    for source in sources:
+        for m in re.finditer(rf"(?<!\w){re.escape(source)}(?!\w)", question, re.IGNORECASE):
+            if m.group()[0].isupper():
+                named.append(source)
+                break
+    return named
+
+
+class Retriever:
+    """Ranks the chunks of one index version for a question."""
+
+    def __init__(self, index: IndexVersion, cfg: SearchConfig):
+        self.index = index
+        self.cfg = cfg
+
+    @cached_property
+    def sources(self) -> list[str]:
+        return self.index.store.summary()["sources"]
+
+    @cached_property
+    def newest(self) -> dt.date | None:
+        latest = self.index.store.summary()["date_to"]
+        return dt.date.fromisoformat(latest) if latest else None
+
+    def allowed(self, filters: Filters) -> np.ndarray | None:
+        if not filters:
+            return None
+        return self.index.store.chunk_ids_where(date_from=filters.date_from, date_to=filters.date_to,
+                                                sources=filters.sources, doc_ids=filters.doc_ids)
+
+    def _dense(self, query: Query, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+        if self.index.vectors.ntotal == 0 or (allowed is not None and not len(allowed)):
+            return {}
+        scores, ids = vector_search(self.index.vectors, query.vector[None, :], n, allowed)
+        return {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
+
+    def _lexical(self, query: Query, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+        scores = self.index.lexical.scores(query.terms)
+        if allowed is not None:
+            mask = np.zeros_like(scores)
+            mask[allowed] = 1.0
+            scores = scores * mask
+        n = min(n, len(scores))
+        top = np.argpartition(-scores, n - 1)[:n] if n else []
+        return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+
+    def _candidates(self, query: Query, allowed: np.ndarray | None) -> tuple[dict[int, float], dict[int, float]]:
+        n, mode = self.cfg.candidates, self.cfg.mode
+        dense = self._dense(query, n, allowed) if mode != "bm25" else {}
+        lexical = self._lexical(query, n, allowed) if mode != "dense" else {}
+        named = named_sources(query.text, self.sources)
+        if named and self.cfg.metadata_boost > 0:
+            # Make sure the named outlets' best chunks compete, even if they rank low overall.
+            own = self.index.store.chunk_ids_where(sources=named)
+            own = np.intersect1d(own, allowed) if allowed is not None else own
+            if mode != "bm25":
+                dense.update(self._dense(query, max(10, n // 5), own))
+            if mode != "dense":
+                lexical.update(self._lexical(query, max(10, n // 5), own))
+        return dense, lexical
+
+    def fuse(self, dense: dict[int, float], lexical: dict[int, float]) -> dict[int, float]:
+        cfg = self.cfg
+        if cfg.mode == "dense":
+            return dict(dense)
+        if cfg.mode == "bm25":
+            return minmax(lexical)
+        if cfg.fusion == "rrf":
+            ranked = [sorted(d, key=d.get, reverse=True) for d in (dense, lexical)]
+            return rrf(ranked, cfg.rrf_k, [cfg.dense_weight, 1 - cfg.dense_weight])
+        return weighted_sum([(minmax(dense), cfg.dense_weight), (minmax(lexical), 1 - cfg.dense_weight)])
+
+    def _boost(self, query: Query, fused: dict[int, float], meta: dict) -> dict[int, float]:
+        cfg = self.cfg
+        named = set(named_sources(query.text, self.sources)) if cfg.metadata_boost else set()
+        dates = named_dates(query.text) if cfg.metadata_boost else []
+        scale = max(fused.values(), default=0.0) or 1.0  # keep the bonus relative to the fusion's range
+        boosted = {}
+        for cid, score in fused.items():
+            _, source, date = meta[cid]
+            bonus = 0.0
+            if source in named:
+                bonus += cfg.metadata_boost
+            if date and any(date.startswith(d) for d in dates):
+                bonus += cfg.metadata_boost
+            score += bonus * scale
+            if cfg.recency_half_life_days > 0 and date and self.newest:
+                age = (self.newest - dt.date.fromisoformat(date)).days
+                score *= recency_factor(age, cfg.recency_half_life_days)
+            boosted[cid] = score
+        return boosted
+
+    def search(self, query: Query, k: int) -> list[Hit]:
+        """The k best chunks, near-duplicates collapsed and per-article cap applied."""
+        allowed = self.allowed(query.filters)
+        dense, lexical = self._candidates(query, allowed)
+        fused = self.fuse(dense, lexical)
+        if not fused:
+            return []
+        meta = self.index.store.chunk_meta(fused)
+        fused = self._boost(query, fused, meta)
+        ranked = sorted(fused, key=lambda c: (-fused[c], c))
+        missing = [c for c in ranked[: k * 4] if c not in dense]
+        dense.update(self._cosines(query, missing))
+        return self._diversify(ranked, fused, dense, lexical, meta, k)
+
+    def _cosines(self, query: Query, ids: list[int]) -> dict[int, float]:
+        """Exact cosine for candidates only the lexical side found (abstention needs it)."""
+        if not ids:
+            return {}
+        try:
+            vecs = self.index.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        except RuntimeError:  # an approximate index without a direct map
+            return {}
+        return {c: float(s) for c, s in zip(ids, vecs @ query.vector)}
+
+    def _diversify(self, ranked: list[int], fused: dict[int, float], dense: dict[int, float],
+                   lexical: dict[int, float], meta: dict, k: int) -> list[Hit]:
+        cfg = self.cfg
+        kept: list[Hit] = []
+        kept_terms: list[set[str]] = []
+        per_article: dict[str, int] = {}
+        block = max(k * 4, 20)
+        for lo in range(0, len(ranked), block):
+            rows = self.index.store.chunks(ranked[lo:lo + block])
+            for cid in ranked[lo:lo + block]:
+                row = rows[cid]
+                if cfg.max_per_article and per_article.get(row.doc_id, 0) >= cfg.max_per_article:
+                    continue
+                if cfg.dedupe:
+                    words = set(terms(row.text))
+                    if any(jaccard(words, other) >= cfg.duplicate_jaccard for other in kept_terms):
+                        continue
+                    kept_terms.append(words)
+                per_article[row.doc_id] = per_article.get(row.doc_id, 0) + 1
+                kept.append(Hit(row, fused[cid], dense.get(cid, 0.0), lexical.get(cid, 0.0)))
+                if len(kept) == k:
+                    return kept
+        return kept
+
+_REFERRING = re.compile(
+    r"^(and|but|also|so|then|what about|how about)\b|\b(they|them|their|theirs|it|its|there|those|these|"
+    r"he|him|his|she|her|hers|that event|this event|the same)\b", re.IGNORECASE)
+
+
+def is_follow_up(question: str) -> bool:
+    """A question that leans on the conversation: it refers back, or is too short to stand alone."""
+    return bool(_REFERRING.search(question.strip())) or len(terms(question)) < 2
+
+
+_QUANTITY_Q = re.compile(r"\b(how (many|much|long|old)|number of|what (percentage|share|amount)|count of)\b", re.I)
+_TIME_Q = re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month))\b", re.I)
+# A count ("613 people", "1,275 residents"), not a date or an ordinal ("February 25, 1992").
+_NUMBER = re.compile(r"\b\d[\d,.]*\s+[a-z]")
+_TIME = re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTH_RE})\b")
+
+
+def answer_type_match(question: str, sentence: str) -> float:
+    """1 when the sentence holds the kind of thing the question asks for (a number for
+    "how many", a date for "when"), else 0: a cue that embeddings of this size miss."""
+    if _QUANTITY_Q.search(question):
+        return float(bool(_NUMBER.search(sentence)))
+    if _TIME_Q.search(question):
+        return float(bool(_TIME.search(sentence)))
+    return 0.0

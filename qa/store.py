@@ -121,6 +121,38 @@ class MetaStore:
         vecs = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows]) if rows else np.zeros((0, 0))
         return segs, vecs
 
+    def chunk_ids_where(self, *, date_from: str | None = None, date_to: str | None = None,
+                        sources: Sequence[str] = (), doc_ids: Sequence[str] = ()) -> np.ndarray:
+        """Sorted ids of the chunks whose article passes every given filter."""
+        where, args = [], []
+        if date_from:
+            where.append("a.date >= ?")
+            args.append(date_from)
+        if date_to:
+            where.append("a.date <= ?")
+            args.append(date_to)
+        if sources:
+            where.append(f"lower(a.source) IN ({','.join('?' * len(sources))})")
+            args.extend(s.lower() for s in sources)
+        if doc_ids:
+            where.append(f"a.doc_id IN ({','.join('?' * len(doc_ids))})")
+            args.extend(doc_ids)
+        sql = "SELECT c.chunk_id FROM chunks c JOIN articles a ON a.doc_id = c.doc_id"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        rows = self._conn().execute(sql + " ORDER BY c.chunk_id", args).fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def chunk_meta(self, ids: Iterable[int]) -> dict[int, tuple[str, str | None, str | None]]:
+        """(doc_id, source, date) of each chunk: what boosts and de-duplication need."""
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        rows = self._conn().execute(
+            "SELECT c.chunk_id, c.doc_id, a.source, a.date FROM chunks c JOIN articles a ON a.doc_id = c.doc_id "
+            f"WHERE c.chunk_id IN ({','.join('?' * len(ids))})", ids).fetchall()
+        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
     def summary(self) -> dict:
         """What the corpus is, for the health endpoint and the page's empty state."""
         conn = self._conn()

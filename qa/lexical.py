@@ -1,0 +1,60 @@
+"""BM25 over the same chunks as the vectors (bm25s), saved beside them without pickle.
+
+Lexical matching carries what a small embedding model misses: names, numbers, outlets.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import bm25s
+import numpy as np
+
+BM25_DIR = "bm25"
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stop-word-free, stemmed terms: the same for chunks, questions and sentences."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in _stopwords()]
+    return _stemmer().stemWords(words)
+
+
+def build_bm25(texts: Sequence[str], folder: Path) -> list[str]:
+    """Index `texts` (row i is chunk id i) into `folder`; returns the file names written."""
+    model = bm25s.BM25()
+    model.index([terms(t) for t in texts], show_progress=False)
+    model.save(str(folder), show_progress=False)
+    return sorted(f"{folder.name}/{p.name}" for p in folder.iterdir())
+
+
+class Lexical:
+    """A loaded BM25 index; scores every chunk for a question (sparse, so cheap)."""
+
+    def __init__(self, folder: Path, mmap: bool = False):
+        self.model = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
+
+    def scores(self, query_terms: list[str], mask: np.ndarray | None = None) -> np.ndarray:
+        known = [t for t in query_terms if t in self.model.vocab_dict]
+        n = self.model.scores["num_docs"]
+        if not known:
+            return np.zeros(n, dtype=np.float32)
+        scores = self.model.get_scores(known)
+        return scores * mask if mask is not None else scores
