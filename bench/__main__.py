@@ -1,0 +1,64 @@
+"""`python -m bench [--only build,latency,scale,throughput,profile,update] [--sizes 10000,100000,1000000]`."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import tempfile
+from pathlib import Path
+
+from bench import build, profile, report, scale, throughput, update
+from bench.common import ROOT, load_average, machine
+
+PARTS = ("build", "latency", "scale", "throughput", "profile", "update")
+RESULTS = ROOT / "docs" / "performance.json"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    ap.add_argument("--only", default=",".join(PARTS), help="comma-separated parts to run")
+    ap.add_argument("--articles", type=int, default=609, help="MultiHop-RAG articles to build (all: 609)")
+    ap.add_argument("--sizes", default="10000,100000,1000000", help="chunk counts of the scale part")
+    ap.add_argument("--sq8-above", type=int, default=500000, help="scale indexes above this use vectors.sq8")
+    ap.add_argument("--seconds", type=int, default=20, help="duration of each throughput level")
+    ap.add_argument("--workers", type=int, default=2, help="server workers of the throughput part")
+    ap.add_argument("--threads", type=int, default=4, help="threads per worker of the throughput part")
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "newsqa-bench",
+                    help="work folder (the MultiHop-RAG index is built here and reused)")
+    args = ap.parse_args()
+    only = [p.strip() for p in args.only.split(",") if p.strip()]
+    unknown = sorted(set(only) - set(PARTS))
+    if unknown:
+        ap.error(f"unknown part {unknown[0]}; parts are {', '.join(PARTS)}")
+    args.work.mkdir(parents=True, exist_ok=True)
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results["machine"] = machine()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    runners = {
+        "build": lambda: build.run(args.work, args.articles),
+        "latency": lambda: scale.latency(args.work),
+        "scale": lambda: scale.scale(args.work, sizes, args.sq8_above),
+        "throughput": lambda: throughput.run(args.work, args.seconds, args.workers, args.threads),
+        "profile": lambda: profile.run(args.work),
+        "update": lambda: update.run(args.work, results.get("build", {}).get("build_s")),
+    }
+    if not (args.work / "index").exists() and "build" not in only:
+        only.insert(0, "build")  # every other part uses the MultiHop-RAG index
+    for part in [p for p in PARTS if p in only]:
+        print(f"bench: {part} ...", flush=True)
+        before = load_average()
+        figures = runners[part]()
+        if part == "scale":
+            figures = {**results.get("scale", {}), **figures}
+        results[part] = figures
+        results.setdefault("when", {})[part] = {"at": dt.datetime.now().isoformat(timespec="seconds"),
+                                                "load_before": before, "load_after": load_average()}
+        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        print(json.dumps(figures, indent=2)[:3000], flush=True)
+    report.write(results, ROOT / "docs" / "performance.md", notes=ROOT / "bench" / "notes.md")
+    print(f"bench: wrote {ROOT / 'docs' / 'performance.md'}")
+
+
+if __name__ == "__main__":
+    main()

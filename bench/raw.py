@@ -1,0 +1,59 @@
+"""The raw limits: bare SentenceTransformer.encode and a bare faiss search, no service around them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from qa.config import Config
+from qa.embed import resolve_model
+
+
+def model():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(resolve_model(Config().model), device="cpu")
+
+
+def encode_rate(texts: list[str], batch_size: int) -> float:
+    """Chunks per second of plain `encode` on `texts`."""
+    m = model()
+    m.encode(texts[:batch_size], batch_size=batch_size)  # warm-up
+    started = time.perf_counter()
+    m.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
+    return len(texts) / (time.perf_counter() - started)
+
+
+def query_costs(index: faiss.Index, qs: list[str], k: int = 5) -> tuple[list[float], np.ndarray]:
+    """Per question: `model.encode([q])` plus a faiss search, in ms; and the question vectors."""
+    m = model()
+    for q in qs[:5]:
+        index.search(m.encode([q], normalize_embeddings=True), k)
+    costs, vecs = [], []
+    for q in qs:
+        started = time.perf_counter()
+        v = m.encode([q], normalize_embeddings=True)
+        index.search(v, k)
+        costs.append((time.perf_counter() - started) * 1000)
+        vecs.append(v[0])
+    return costs, np.asarray(vecs, dtype=np.float32)
+
+
+def search_costs(index: faiss.Index, qvecs: np.ndarray, k: int = 10) -> tuple[list[float], np.ndarray]:
+    """Per question vector: one faiss search in ms, and the ids found."""
+    costs, ids = [], []
+    for v in qvecs:
+        started = time.perf_counter()
+        _, i = index.search(v[None, :], k)
+        costs.append((time.perf_counter() - started) * 1000)
+        ids.append(i[0])
+    return costs, np.asarray(ids)
+
+
+def version_dir(index_dir: Path) -> Path:
+    from qa.versions import current_version
+
+    return current_version(index_dir)

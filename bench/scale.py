@@ -1,0 +1,121 @@
+"""Latency and scale: /api/ask over HTTP vs the raw cost, on the real index and on 10k-1M chunks.
+
+Above the real chunk count, vectors are real chunk embeddings perturbed with Gaussian noise
+(cosine about 0.9 to their source) and each gets a metadata row copied from its source chunk,
+so answers and citations stay real.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from bench.common import Server, http_latencies, percentiles, questions, write_config
+from bench.raw import query_costs, search_costs, version_dir
+from qa.config import load_config
+from qa.manifest import MANIFEST, write_manifest
+from qa.vectors import VECTORS_FILE, build_vectors, describe, save_vectors
+from qa.versions import new_version_dir, publish
+
+NOISE = 0.48  # noise norm relative to a unit vector: cosine to the source about 1/sqrt(1+0.48²) = 0.9
+N_QUESTIONS = 200
+
+
+def real_vectors(index_dir: Path) -> np.ndarray:
+    index = faiss.read_index(str(version_dir(index_dir) / VECTORS_FILE))
+    return index.reconstruct_n(0, index.ntotal)
+
+
+def synthetic(real: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    out = np.empty((size, real.shape[1]), dtype=np.float32)
+    out[:len(real)] = real[:size]
+    step = 65536
+    for lo in range(len(real), size, step):
+        hi = min(size, lo + step)
+        noise = rng.standard_normal((hi - lo, real.shape[1])).astype(np.float32) * (NOISE / np.sqrt(real.shape[1]))
+        v = real[np.arange(lo, hi) % len(real)] + noise
+        out[lo:hi] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return out
+
+
+def write_version(source_index: Path, target_index: Path, vectors: np.ndarray, config: Path) -> dict:
+    """An index version of `vectors` whose chunk rows copy the source's rows (chunk i -> i mod n)."""
+    cfg = load_config(config)
+    src = version_dir(source_index)
+    n_real = json.loads((src / MANIFEST).read_text())["counts"]["chunks"]
+    version = new_version_dir(target_index)
+    started = time.perf_counter()
+    index = build_vectors(vectors, cfg.vectors)
+    save_vectors(index, version / VECTORS_FILE)
+    vectors_s = time.perf_counter() - started
+    shutil.copyfile(src / "meta.sqlite", version / "meta.sqlite")
+    with sqlite3.connect(version / "meta.sqlite") as conn:
+        for first in range(n_real, len(vectors), n_real):
+            conn.execute('INSERT INTO chunks SELECT chunk_id + ?, doc_id, start, "end", seg_first, seg_last, text '
+                         "FROM chunks WHERE chunk_id < ?", (first, min(n_real, len(vectors) - first)))
+    manifest = json.loads((src / MANIFEST).read_text())
+    manifest.pop("files")
+    manifest.update(version=version.name, vectors=describe(index),
+                    counts={**manifest["counts"], "chunks": len(vectors)})
+    write_manifest(version, manifest, files=[VECTORS_FILE, "meta.sqlite"])
+    publish(target_index, version, keep=1)
+    return {"vectors_build_s": round(vectors_s, 1), "total_build_s": round(time.perf_counter() - started, 1),
+            "index": describe(index)}
+
+
+def disk_mb(index_dir: Path) -> int:
+    return round(sum(f.stat().st_size for f in version_dir(index_dir).iterdir()) / 2**20)
+
+
+def measure(index_dir: Path, config: Path, exact_vectors: np.ndarray | None = None) -> dict:
+    """HTTP p50/p99 against the raw cost on the same index; recall@10 and search-only latency."""
+    qs, warmup = questions(N_QUESTIONS), questions(20, skip=N_QUESTIONS)
+    cfg = load_config(config)
+    from qa.vectors import load_vectors
+
+    index = load_vectors(version_dir(index_dir) / VECTORS_FILE, cfg.vectors)
+    raw_ms, qvecs = query_costs(index, qs)
+    search_ms, found = search_costs(index, qvecs)
+    out = {"chunks": int(index.ntotal), "index": describe(index), "disk_mb": disk_mb(index_dir),
+           "raw": percentiles(raw_ms), "search": percentiles(search_ms)}
+    if exact_vectors is not None:
+        exact = faiss.IndexFlatIP(exact_vectors.shape[1])
+        exact.add(exact_vectors)
+        _, want = exact.search(qvecs, 10)
+        out["recall_at_10"] = round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(want, found)])), 4)
+    del index
+    with Server(config, index_dir) as server:
+        out["ready_s"] = server.ready_s
+        out["http"] = percentiles(http_latencies(server.url, qs, warmup))
+        out.update(server.rss_mb())
+    out["p50_ratio"] = round(out["http"]["p50_ms"] / out["raw"]["p50_ms"], 2)
+    out["p99_ratio"] = round(out["http"]["p99_ms"] / out["raw"]["p99_ms"], 2)
+    return out
+
+
+def latency(work: Path) -> dict:
+    """The real MultiHop-RAG index as built by the build part."""
+    return measure(work / "index", write_config(work))
+
+
+def scale(work: Path, sizes: list[int], sq8_above: int) -> dict:
+    real = real_vectors(work / "index")
+    results = {}
+    for size in sizes:
+        target = work / f"index-{size}"
+        shutil.rmtree(target, ignore_errors=True)
+        config = write_config(work, index_dir=str(target), vectors={"sq8": size > sq8_above})
+        vectors = synthetic(real, size)
+        built = write_version(work / "index", target, vectors, config)
+        results[str(size)] = {**measure(target, config, exact_vectors=vectors), **built,
+                              "real_chunks": min(size, len(real))}
+        del vectors
+        shutil.rmtree(target, ignore_errors=True)
+    return results
