@@ -78,13 +78,13 @@ def parse_question(record: Any, where: str) -> Question:
     unknown = sorted(set(record) - _FIELDS)
     if unknown:
         raise EvalError(f"{where}: unknown field '{unknown[0]}'")
-    try:
-        question = validate_question(record.get("question"))
-        history = _strings(record.get("history", []), "history", where)
-        for turn in history:
-            validate_question(turn)
-    except BadRequest as exc:
-        raise EvalError(f"{where}: {exc.message}") from None
+    history = _strings(record.get("history", []), "history", where)
+    for value, what in [(record.get("question"), ""), *((turn, "in 'history': ") for turn in history)]:
+        try:
+            validate_question(value)
+        except BadRequest as exc:
+            raise EvalError(f"{where}: {what}{exc.message}") from None
+    question = record["question"]
     answerable = record.get("answerable")
     if not isinstance(answerable, bool):
         raise EvalError(f"{where}: 'answerable' must be true or false")
