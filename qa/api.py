@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from .errors import BadRequest, QAError
+from .search import Filters
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -48,11 +50,65 @@ def validate_top_k(value: Any, *, from_query: bool) -> int:
         if not re.fullmatch(r"\d{1,3}", value):
             raise BadRequest("'top_k' must be an integer from 1 to 50")
         value = int(value)
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON has one number type: 6.0 is the integer 6 (as JSON Schema says)
     elif isinstance(value, bool) or not isinstance(value, int):
         raise BadRequest("'top_k' must be an integer from 1 to 50")
     if not 1 <= value <= MAX_TOP_K:
         raise BadRequest(f"'top_k' must be an integer from 1 to {MAX_TOP_K}")
     return value
+
+
+MAX_HISTORY = 10
+_FILTER_KEYS = {"date_from", "date_to", "source", "doc_id"}
+
+
+def _date(value: Any, key: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise BadRequest(f"filter '{key}' must be a date string YYYY-MM-DD")
+    try:
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise BadRequest(f"filter '{key}' must be a date YYYY-MM-DD, got {value[:40]!r}") from None
+
+
+def _names(value: Any, key: str) -> tuple[str, ...]:
+    values = [value] if isinstance(value, str) else value
+    if value is None:
+        return ()
+    if not isinstance(values, list) or not all(isinstance(v, str) and v.strip() for v in values) or len(values) > 50:
+        raise BadRequest(f"filter '{key}' must be a non-empty string or a list of up to 50 of them")
+    return tuple(v.strip() for v in values)
+
+
+def validate_filters(value: Any) -> Filters:
+    """`filters`: {"date_from", "date_to", "source", "doc_id"}, each optional."""
+    if value is None:
+        return Filters()
+    if not isinstance(value, dict):
+        raise BadRequest("'filters' must be an object")
+    unknown = sorted(set(value) - _FILTER_KEYS)
+    if unknown:
+        raise BadRequest(f"unknown filter '{unknown[0]}'; filters are {', '.join(sorted(_FILTER_KEYS))}")
+    filters = Filters(date_from=_date(value.get("date_from"), "date_from"), date_to=_date(value.get("date_to"), "date_to"),
+                      sources=_names(value.get("source"), "source"), doc_ids=_names(value.get("doc_id"), "doc_id"))
+    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
+        raise BadRequest("filter 'date_from' is after 'date_to'")
+    return filters
+
+
+def validate_history(value: Any) -> tuple[str, ...]:
+    """`history`: the conversation's earlier questions, oldest first (the last ten are used)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise BadRequest("'history' must be a list of earlier questions")
+    try:
+        return tuple(validate_question(q) for q in value[-MAX_HISTORY:])
+    except BadRequest as exc:
+        raise BadRequest(f"'history': {exc.message.replace(chr(39) + 'question' + chr(39), 'each item')}") from None
 
 
 def _json_body() -> dict:
@@ -75,10 +131,17 @@ def ask():
         body = _json_body()
         question = validate_question(body.get("question"))
         top_k = validate_top_k(body.get("top_k"), from_query=False)
+        history = validate_history(body.get("history"))
+        filters = validate_filters(body.get("filters"))
     else:
-        question = validate_question(request.args.get("q", request.args.get("question")))
-        top_k = validate_top_k(request.args.get("top_k"), from_query=True)
-    result = g.result = service().answerer().ask(question, top_k)  # g.result: for the request log line
+        args = request.args
+        question = validate_question(args.get("q", args.get("question")))
+        top_k = validate_top_k(args.get("top_k"), from_query=True)
+        history = validate_history(args.getlist("history") or None)
+        filters = validate_filters({k: (args.getlist(k) if k in ("source", "doc_id") else args.get(k))
+                                    for k in _FILTER_KEYS if k in args} or None)
+    # g.result: for the request log line
+    result = g.result = service().answerer().ask(question, top_k, history=history, filters=filters)
     return jsonify(result.to_dict())
 
 

@@ -16,6 +16,10 @@ from .api import MAX_QUESTION_CHARS, MAX_TOP_K
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 _NULLABLE_STR = {"type": ["string", "null"]}
+# What api.validate_question accepts: no control characters (tab, CR, LF allowed) and at least
+# one character that is neither blank nor control (U+0085 is blank to Python, not to \s).
+_ALLOWED = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_QUESTION = rf"^{_ALLOWED}*[^\s\x00-\x1f\x7f\x85]{_ALLOWED}*$"
 _OFFSET = {"type": "integer", "minimum": 0}
 
 
@@ -33,10 +37,11 @@ def _obj(properties: dict, required: list[str] | None = None, **extra: Any) -> d
 
 SCHEMAS: dict[str, Any] = {
     "AskRequest": _obj({
-        "question": {"type": "string", "minLength": 1, "maxLength": MAX_QUESTION_CHARS,
-                     "description": "The question: not blank, no control characters, valid Unicode."},
-        "top_k": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K,
-                  "description": "Passages to return; default search.top_k from the config."},
+        "question": {"type": "string", "minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": _QUESTION,
+                     "description": "The question: not blank, no control characters but tab and line breaks, "
+                                    "valid Unicode."},
+        "top_k": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_TOP_K,
+                  "description": "Passages to return; absent or null: search.top_k from the config."},
     }, ["question"], additionalProperties=True,
         description="Fields other than these are ignored, so clients may send more."),
     "Citation": _obj({
@@ -90,7 +95,8 @@ def spec() -> dict:
                     "parameters": [
                         {"name": "q", "in": "query", "required": True,
                          "schema": SCHEMAS["AskRequest"]["properties"]["question"]},
-                        {"name": "top_k", "in": "query", "schema": SCHEMAS["AskRequest"]["properties"]["top_k"]},
+                        {"name": "top_k", "in": "query",
+                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K}},
                     ],
                     "responses": _ASK_RESPONSES,
                 },
