@@ -112,7 +112,7 @@ def article(doc_id: str):
                              f"(its text runs from {found.body_start} to {len(found.text)})")
         spans = [{"start": start - found.body_start, "end": end - found.body_start}]
     mark_id = f"chunk-{chunk_id}" if chunk_id is not None else "passage"
-    return render_template("article.html", article=found, pieces=pieces(body, spans), mark_id=mark_id)
+    return render_template("article.html", article=found, parts=pieces(body, spans), mark_id=mark_id)
 
 
 PAGE_TITLES = {
