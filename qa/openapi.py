@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, jsonify
 
 from .admin import TOKEN_ENV
-from .api import MAX_QUESTION_CHARS, MAX_TOP_K
+from .api import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -20,6 +20,9 @@ _NULLABLE_STR = {"type": ["string", "null"]}
 # one character that is neither blank nor control (U+0085 is blank to Python, not to \s).
 _ALLOWED = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _QUESTION = rf"^{_ALLOWED}*[^\s\x00-\x1f\x7f\x85]{_ALLOWED}*$"
+_DATE = {"oneOf": [{"type": "string", "format": "date"}, {"const": ""}, {"type": "null"}]}
+_NAME = {"type": "string", "pattern": r"[^\s\x1c-\x1f\x85]"}  # not blank (as Python's strip sees it)
+_NAMES = {"oneOf": [_NAME, {"type": "array", "items": _NAME, "maxItems": 50}, {"type": "null"}]}
 _OFFSET = {"type": "integer", "minimum": 0}
 
 
@@ -42,8 +45,14 @@ SCHEMAS: dict[str, Any] = {
                                     "valid Unicode."},
         "top_k": {"type": ["integer", "null"], "minimum": 1, "maximum": MAX_TOP_K,
                   "description": "Passages to return; absent or null: search.top_k from the config."},
+        "history": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/AskRequest/properties/question"},
+                    "description": f"Earlier questions of the conversation, oldest first; the last {MAX_HISTORY} are used."},
+        "filters": {"oneOf": [_ref("Filters"), {"type": "null"}]},
     }, ["question"], additionalProperties=True,
         description="Fields other than these are ignored, so clients may send more."),
+    "Filters": {"type": "object", "additionalProperties": False,
+                "description": "Restrict the search; each is optional. `date_from` must not be after `date_to`.",
+                "properties": {"date_from": _DATE, "date_to": _DATE, "source": _NAMES, "doc_id": _NAMES}},
     "Citation": _obj({
         "doc_id": {"type": "string"}, "title": _NULLABLE_STR, "source": _NULLABLE_STR, "date": _NULLABLE_STR,
         "path": {"type": "string"}, "chunk_id": {"type": "integer", "minimum": 0},
@@ -97,6 +106,12 @@ def spec() -> dict:
                          "schema": SCHEMAS["AskRequest"]["properties"]["question"]},
                         {"name": "top_k", "in": "query",
                          "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K}},
+                        {"name": "history", "in": "query", "description": "Repeat for each earlier question.",
+                         "schema": {"type": "array", "items": SCHEMAS["AskRequest"]["properties"]["question"]}},
+                        {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                        {"name": "source", "in": "query", "schema": {"type": "array", "items": _NAME, "maxItems": 50}},
+                        {"name": "doc_id", "in": "query", "schema": {"type": "array", "items": _NAME, "maxItems": 50}},
                     ],
                     "responses": _ASK_RESPONSES,
                 },

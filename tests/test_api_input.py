@@ -120,6 +120,11 @@ def test_openapi_document_is_valid_and_served(client):
     conforms(client.get("/api/ask", query_string={"q": QUESTION, "top_k": 3}), "Result")
     conforms(client.post("/api/ask", json={"question": "Which football club won the 1998 cup final in Peru?"}),
              "Result")
+    conforms(client.post("/api/ask", json={"question": QUESTION, "history": ["When was it?"],
+                                           "filters": {"source": ["Trend", "AzerNEWS"], "date_from": "2023-01-01"}}),
+             "Result")
+    conforms(client.get("/api/ask", query_string={"q": QUESTION, "source": "Trend", "history": "When?"}), "Result")
+    conforms(client.post("/api/ask", json={"question": QUESTION, "filters": {"colour": "red"}}), "Error")
 
 
 def test_metrics_count_requests_and_describe_the_index(client, seed_service):
