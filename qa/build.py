@@ -99,6 +99,7 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
         write_manifest(version, {
             "version": version.name,
             "model": encoder.name,
+            "model_backend": encoder.backend,
             "dimension": encoder.dim,
             "max_seq_length": encoder.max_seq_length,
             "chunking": {"max_tokens": budget, "overlap_sentences": cfg.chunking.overlap_sentences,

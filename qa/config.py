@@ -13,6 +13,7 @@ from .errors import ConfigError
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 VECTOR_KINDS = ("auto", "flat", "hnsw", "ivf")
+MODEL_BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
 @dataclass
@@ -22,6 +23,8 @@ class ModelConfig:
     batch_size: int = 32
     # When true, the Hugging Face hub is never contacted (HF_HUB_OFFLINE=1).
     offline: bool = True
+    # torch, or ONNX Runtime (exported locally once; onnx-int8: dynamically quantized weights).
+    backend: str = "torch"
 
 
 @dataclass
@@ -198,6 +201,8 @@ def _check(cfg: Config) -> None:
         raise ConfigError(f"config: 'vectors.kind' must be one of {', '.join(VECTOR_KINDS)}")
     if min(v.approx_above, v.nlist) < 0 or min(v.nprobe, v.hnsw_m, v.ef_construction, v.ef_search) < 1:
         raise ConfigError("config: 'vectors' sizes must be positive (nlist and approx_above may be 0)")
+    if cfg.model.backend not in MODEL_BACKENDS:
+        raise ConfigError(f"config: 'model.backend' must be one of {', '.join(MODEL_BACKENDS)}")
     if cfg.model.batch_size < 1:
         raise ConfigError("config: 'model.batch_size' must be at least 1")
     if cfg.server.workers < 1 or cfg.server.threads < 1:

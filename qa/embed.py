@@ -50,8 +50,14 @@ class Encoder:
         from sentence_transformers import SentenceTransformer
 
         self.name = cfg.name
+        self.backend = cfg.backend  # recorded apart from the name: vectors stay comparable across backends
         self.batch_size = cfg.batch_size
-        self.model = SentenceTransformer(resolve_model(cfg), device="cpu")
+        path = resolve_model(cfg)
+        self.model = SentenceTransformer(path, device="cpu")
+        if cfg.backend != "torch":
+            from .onnx_backend import use_onnx
+
+            use_onnx(self.model, path, cfg.backend)
         self.tokenizer = self.model.tokenizer
         self.max_seq_length = int(self.model.max_seq_length)
         self.dim = int(self.model.get_embedding_dimension())
