@@ -8,7 +8,6 @@ the service's own. Metric functions are pure, so their numbers can be checked by
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import shutil
 import tempfile
@@ -213,14 +212,8 @@ def with_threshold(answerer: Answerer, value: float) -> Answerer:
     return Answerer(answerer.index, answerer.encoder, dataclasses.replace(answerer.cfg, **{ABSTAIN_SETTING: value}))
 
 
-def _takes_history(answerer: Answerer) -> bool:
-    return "history" in inspect.signature(answerer.ask).parameters
-
-
 def _ask(answerer: Answerer, q: Question, top_k: int):
-    if q.history and _takes_history(answerer):
-        return answerer.ask(q.question, top_k, history=list(q.history))
-    return answerer.ask(q.question, top_k)
+    return answerer.ask(q.question, top_k, history=q.history)
 
 
 def run_questions(answerer: Answerer, questions: Sequence[Question], top_k: int = 10) -> list[Outcome]:
