@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import sys
 import tempfile
 from pathlib import Path
 
-from bench import build, profile, report, scale, throughput, update
+from bench import backends, build, profile, report, scale, throughput, update
 from bench.common import ROOT, load_average, machine
 
-PARTS = ("build", "latency", "scale", "throughput", "profile", "update")
+PARTS = ("build", "latency", "scale", "throughput", "profile", "update", "backends")
 RESULTS = ROOT / "docs" / "performance.json"
 
 
@@ -24,6 +25,8 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=20, help="duration of each throughput level")
     ap.add_argument("--workers", type=int, default=2, help="server workers of the throughput part")
     ap.add_argument("--threads", type=int, default=4, help="threads per worker of the throughput part")
+    ap.add_argument("--multihop-limit", type=int, default=200,
+                    help="MultiHop-RAG queries (gold articles only) for the backends' quality")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "newsqa-bench",
                     help="work folder (the MultiHop-RAG index is built here and reused)")
     args = ap.parse_args()
@@ -42,6 +45,7 @@ def main() -> None:
         "throughput": lambda: throughput.run(args.work, args.seconds, args.workers, args.threads),
         "profile": lambda: profile.run(args.work),
         "update": lambda: update.run(args.work, results.get("build", {}).get("build_s")),
+        "backends": lambda: backends.run(args.work, args.multihop_limit),
     }
     if not (args.work / "index").exists() and "build" not in only:
         only.insert(0, "build")  # every other part uses the MultiHop-RAG index
@@ -53,7 +57,8 @@ def main() -> None:
             figures = {**results.get("scale", {}), **figures}
         results[part] = figures
         results.setdefault("when", {})[part] = {"at": dt.datetime.now().isoformat(timespec="seconds"),
-                                                "load_before": before, "load_after": load_average()}
+                                                "load_before": before, "load_after": load_average(),
+                                                "command": " ".join(["python -m bench", *sys.argv[1:]])}
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps(figures, indent=2)[:3000], flush=True)
     report.write(results, ROOT / "docs" / "performance.md", notes=ROOT / "bench" / "notes.md")

@@ -55,6 +55,12 @@ def questions(n: int, skip: int = 0) -> list[str]:
     return out[skip:skip + n]
 
 
+def warmup_questions() -> list[str]:
+    """One question of each length up to 64 word pieces: torch builds kernels per input shape, and
+    until each length has been seen once the first questions of that length are many times slower."""
+    return [" ".join(["news"] * n) + "?" for n in range(1, 64)]
+
+
 def write_config(work: Path, **sections: dict) -> Path:
     """A config file for the bench indexes (project defaults plus `sections`)."""
     import yaml
@@ -98,20 +104,26 @@ class Server:
             [sys.executable, "-m", "qa", "serve", "--config", str(self.config), "--index", str(self.index_dir),
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
              "--threads", str(self.threads)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self._wait_ready(started)
+        except BaseException:
+            self.stop()
+            raise
+        self.ready_s = round(time.perf_counter() - started, 2)
+        return self
+
+    def _wait_ready(self, started: float) -> None:
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"qa serve exited with {self.proc.returncode}")
             try:
-                if requests.get(self.url + "/api/health", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
+                if requests.get(self.url + "/api/health", timeout=10).status_code == 200:
+                    return
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             if time.perf_counter() - started > 600:
-                self.stop()
                 raise RuntimeError("qa serve was not ready in 600 s")
             time.sleep(0.05)
-        self.ready_s = round(time.perf_counter() - started, 2)
-        return self
 
     def rss_mb(self) -> dict:
         """Resident memory of the gunicorn master and of its largest worker (the one holding model + index)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.common import questions, write_config
+from bench.common import questions, warmup_questions, write_config
 
 REQUESTS = 50
 
@@ -16,7 +16,7 @@ def run(work: Path, lines: int = 45) -> dict:
     from qa.config import load_config
 
     client = create_app(load_config(write_config(work))).test_client()
-    for q in questions(10, skip=500):
+    for q in warmup_questions():
         client.post("/api/ask", json={"question": q})
     profiler = Profiler(interval=0.0005)
     with profiler:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -27,10 +28,16 @@ def encode_rate(texts: list[str], batch_size: int) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def query_costs(index: faiss.Index, qs: list[str], k: int = 5) -> tuple[list[float], np.ndarray]:
+@functools.lru_cache(maxsize=1)
+def _model():
+    return model()
+
+
+def query_costs(index: faiss.Index, qs: list[str], k: int = 5,
+                warmup: list[str] = ()) -> tuple[list[float], np.ndarray]:
     """Per question: `model.encode([q])` plus a faiss search, in ms; and the question vectors."""
-    m = model()
-    for q in qs[:5]:
+    m = _model()
+    for q in warmup:
         index.search(m.encode([q], normalize_embeddings=True), k)
     costs, vecs = [], []
     for q in qs:

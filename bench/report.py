@@ -13,7 +13,10 @@ def _mark(ok: bool | None) -> str:
 
 def _when(r: dict, part: str) -> str:
     w = r.get("when", {}).get(part)
-    return f"_measured {w['at']}, load average before {w['load_before']}, after {w['load_after']}_" if w else ""
+    if not w:
+        return ""
+    return (f"_measured {w['at']} by `{w.get('command', COMMAND)}`, load average before {w['load_before']}, "
+            f"after {w['load_after']}_")
 
 
 def _build(r: dict) -> list[str]:
@@ -73,6 +76,31 @@ def _update(r: dict) -> list[str]:
             f"| {u['update_s']} s | {u['rebuild_s']} s | {u['speedup']}× |"]
 
 
+def _backends(r: dict) -> list[str]:
+    bk = r.get("backends")
+    if not bk:
+        return ["_not run_"]
+    base = bk["torch"]
+    rows = []
+    for name, b in bk.items():
+        d_seed = b["seed"]["MRR@10"] - base["seed"]["MRR@10"]
+        d_mh = b["multihop"]["MRR@10"] - base["multihop"]["MRR@10"]
+        rows.append(f"| {name} | {b['chunks_per_s']} ({b['chunks_per_s'] / base['chunks_per_s']:.2f}×) | "
+                    f"{b['query_encode']['p50_ms']} / {b['query_encode']['p99_ms']} | "
+                    f"{b['seed']['MRR@10']} ({d_seed:+.4f}) | {b['multihop']['MRR@10']} ({d_mh:+.4f}) |")
+    changed = [f"{n} changes MRR@10 by {b[s]['MRR@10'] - base[s]['MRR@10']:+.4f} on {s}"
+               for n, b in bk.items() for s in ("seed", "multihop") if abs(b[s]["MRR@10"] - base[s]["MRR@10"]) > 0.01]
+    mh = base["multihop"]
+    return [_when(r, "backends"), "",
+            f"Chunk encoding (with the late-pooled sentence vectors) on {256} chunks, query encoding of 100 questions "
+            f"one at a time; MRR@10 by `qa eval` on the seed questions ({base['seed']['questions']}) and on "
+            f"MultiHop-RAG ({mh['queries']} queries, their {mh['articles']} gold articles only, {mh['chunks']} chunks), "
+            "each with an index built by that backend.", "",
+            "| backend | chunks/s (vs torch) | query encode p50 / p99 ms | seed MRR@10 (Δ) | MultiHop MRR@10 (Δ) |",
+            "|---|---|---|---|---|", *rows, "",
+            "**Quality change over 0.01 in MRR@10:** " + ("; ".join(changed) + "." if changed else "none.")]
+
+
 def _targets(r: dict) -> list[str]:
     out = []
     b, lat, sc = r.get("build"), r.get("latency"), r.get("scale", {})
@@ -107,8 +135,9 @@ def _closing(r: dict) -> list[str]:
         bits.append(f"query p50 ratio {ten['p50_ratio']} and p99 ratio {ten['p99_ratio']} at {ten['chunks']:,} chunks")
     for size, m in sorted(sc.items(), key=lambda kv: int(kv[0])):
         bits.append(f"{int(size):,} chunks: HTTP p50 {m['http']['p50_ms']} ms, recall@10 {m['recall_at_10']}")
-    return ["## Closing note", "", f"Ratios: {'; '.join(bits) or 'none measured yet'}. Produced by `{COMMAND}` "
-            "(see the command line of each part above); rerun it on an idle machine for clean figures."]
+    commands = sorted({w.get("command", COMMAND) for w in r.get("when", {}).values()})
+    return ["## Closing note", "", f"Ratios: {'; '.join(bits) or 'none measured yet'}. Produced by "
+            + ", ".join(f"`{c}`" for c in commands) + "; rerun `python -m bench` on an idle machine for clean figures."]
 
 
 def write(r: dict, path: Path, notes: Path | None = None) -> None:
@@ -132,6 +161,7 @@ def write(r: dict, path: Path, notes: Path | None = None) -> None:
         *_serving(r), "",
         "## Throughput", "", *_throughput(r), "",
         "## Incremental update", "", *_update(r), "",
+        "## Encoder backends (`model.backend`)", "", *_backends(r), "",
         "## Profile of /api/ask", "",
         *([f"pyinstrument over {p['requests']} requests through the Flask app (test client), real model and index "
            "(MultiHop-RAG):", "", "```", p["top"], "```"] if p else ["_not run_"]), "",

@@ -1,8 +1,8 @@
 """Latency and scale: /api/ask over HTTP vs the raw cost, on the real index and on 10k-1M chunks.
 
 Above the real chunk count, vectors are real chunk embeddings perturbed with Gaussian noise
-(cosine about 0.9 to their source) and each gets a metadata row copied from its source chunk,
-so answers and citations stay real.
+(cosine about 0.9 to their source) and each gets a metadata row (and a BM25 document)
+copied from its source chunk, so answers and citations stay real.
 """
 
 from __future__ import annotations
@@ -16,15 +16,17 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from bench.common import Server, http_latencies, percentiles, questions, write_config
+from bench.common import Server, http_latencies, percentiles, questions, warmup_questions, write_config
 from bench.raw import query_costs, search_costs, version_dir
 from qa.config import load_config
+from qa.lexical import BM25_DIR, build_bm25
 from qa.manifest import MANIFEST, write_manifest
-from qa.vectors import VECTORS_FILE, build_vectors, describe, save_vectors
+from qa.vectors import VECTORS_FILE, build_vectors, describe, load_vectors, save_vectors
 from qa.versions import new_version_dir, publish
 
 NOISE = 0.48  # noise norm relative to a unit vector: cosine to the source about 1/sqrt(1+0.48²) = 0.9
 N_QUESTIONS = 200
+ROUND = 40
 
 
 def real_vectors(index_dir: Path) -> np.ndarray:
@@ -60,11 +62,16 @@ def write_version(source_index: Path, target_index: Path, vectors: np.ndarray, c
         for first in range(n_real, len(vectors), n_real):
             conn.execute('INSERT INTO chunks SELECT chunk_id + ?, doc_id, start, "end", seg_first, seg_last, text '
                          "FROM chunks WHERE chunk_id < ?", (first, min(n_real, len(vectors) - first)))
+    with sqlite3.connect(version / "meta.sqlite") as conn:
+        texts = [r[0] for r in conn.execute("SELECT text FROM chunks ORDER BY chunk_id")]
+    (version / BM25_DIR).mkdir()
+    bm25_files = build_bm25(texts, version / BM25_DIR)
+    del texts
     manifest = json.loads((src / MANIFEST).read_text())
     manifest.pop("files")
     manifest.update(version=version.name, vectors=describe(index),
                     counts={**manifest["counts"], "chunks": len(vectors)})
-    write_manifest(version, manifest, files=[VECTORS_FILE, "meta.sqlite"])
+    write_manifest(version, manifest, files=[VECTORS_FILE, "meta.sqlite", *bm25_files])
     publish(target_index, version, keep=1)
     return {"vectors_build_s": round(vectors_s, 1), "total_build_s": round(time.perf_counter() - started, 1),
             "index": describe(index)}
@@ -76,25 +83,28 @@ def disk_mb(index_dir: Path) -> int:
 
 def measure(index_dir: Path, config: Path, exact_vectors: np.ndarray | None = None) -> dict:
     """HTTP p50/p99 against the raw cost on the same index; recall@10 and search-only latency."""
-    qs, warmup = questions(N_QUESTIONS), questions(20, skip=N_QUESTIONS)
+    qs, warmup = questions(N_QUESTIONS), warmup_questions()
     cfg = load_config(config)
-    from qa.vectors import load_vectors
-
     index = load_vectors(version_dir(index_dir) / VECTORS_FILE, cfg.vectors)
-    raw_ms, qvecs = query_costs(index, qs)
+    with Server(config, index_dir) as server:
+        # Raw and HTTP rounds alternate, so a change in the machine's load hits both alike.
+        raw_ms, http_ms, qvecs = [], [], []
+        for lo in range(0, len(qs), ROUND):
+            costs, vecs = query_costs(index, qs[lo:lo + ROUND], warmup=warmup if lo == 0 else [])
+            raw_ms += costs
+            qvecs.append(vecs)
+            http_ms += http_latencies(server.url, qs[lo:lo + ROUND], warmup if lo == 0 else [])
+        rss = server.rss_mb()
+    qvecs = np.concatenate(qvecs)
     search_ms, found = search_costs(index, qvecs)
     out = {"chunks": int(index.ntotal), "index": describe(index), "disk_mb": disk_mb(index_dir),
-           "raw": percentiles(raw_ms), "search": percentiles(search_ms)}
+           "raw": percentiles(raw_ms), "search": percentiles(search_ms), "http": percentiles(http_ms),
+           "ready_s": server.ready_s, **rss}
     if exact_vectors is not None:
         exact = faiss.IndexFlatIP(exact_vectors.shape[1])
         exact.add(exact_vectors)
         _, want = exact.search(qvecs, 10)
         out["recall_at_10"] = round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(want, found)])), 4)
-    del index
-    with Server(config, index_dir) as server:
-        out["ready_s"] = server.ready_s
-        out["http"] = percentiles(http_latencies(server.url, qs, warmup))
-        out.update(server.rss_mb())
     out["p50_ratio"] = round(out["http"]["p50_ms"] / out["raw"]["p50_ms"], 2)
     out["p99_ratio"] = round(out["http"]["p99_ms"] / out["raw"]["p99_ms"], 2)
     return out
