@@ -90,7 +90,8 @@ class Answerer:
             if context:
                 qvec = _normalize(qvec + self.cfg.history_weight * next(context_vecs))
                 qterms = qterms + [t for t in terms(context) if t not in qterms]
-            query = Query(question, qvec, qterms, filters or Filters())
+            weights = {t: self.index.lexical.idf(t) for t in qterms}
+            query = Query(question, qvec, qterms, filters or Filters(), weights)
             results.append(self._result(query, self.retriever.search(query, k), started))
         return results
 
@@ -99,7 +100,7 @@ class Answerer:
         the best passages contain. Both are independent of corpus size and score scales."""
         top = hits[:3]
         best_dense = max(h.dense for h in top)
-        best_cover = max(coverage(query.terms, set(terms(h.row.text))) for h in top)
+        best_cover = max(coverage(query.weights, h.terms) for h in top)
         return best_dense + self.cfg.coverage_weight * best_cover
 
     def _result(self, query: Query, hits: list[Hit], started: float) -> Result:
@@ -115,7 +116,7 @@ class Answerer:
             segs, vecs = store.segments(row.doc_id, row.seg_first, row.seg_last)
             texts = [row.text[s.start - row.start: s.end - row.start] for s in segs]
             scores = vecs @ query.vector + np.array(
-                [self.cfg.answer_lexical_weight * coverage(query.terms, set(terms(t)))
+                [self.cfg.answer_lexical_weight * coverage(query.weights, set(terms(t)))
                  + self.cfg.answer_type_weight * answer_type_match(query.text, t) for t in texts])
             top = int(np.argmax(scores))
             seg = segs[top]

@@ -107,20 +107,53 @@ def _cite_line(c: dict) -> str:
 
 @cli.command()
 @common_options
-@click.argument("question")
+@click.argument("question", required=False)
 @click.option("--top-k", type=click.IntRange(1, 50), default=None, help="Passages to return (1-50).")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
-def ask(cfg: Config, question: str, top_k: int | None, as_json: bool) -> None:
-    """Answer QUESTION with cited passages from the articles."""
-    from .api import validate_question
+@click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Only articles dated on or after this day.")
+@click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Only articles dated on or before this day.")
+@click.option("--source", "sources", multiple=True, help="Only articles from this outlet (repeatable).")
+def ask(cfg: Config, question: str | None, top_k: int | None, as_json: bool, date_from: str | None,
+        date_to: str | None, sources: tuple[str, ...]) -> None:
+    """Answer QUESTION with cited passages from the articles.
+
+    Without QUESTION, opens an interactive session: follow-up questions ("And how many of
+    them were children?") are searched with the conversation's earlier questions.
+    """
+    from .api import validate_filters, validate_question
     from .service import Service
 
-    question = validate_question(question)
-    result = Service(cfg).answerer().ask(question, top_k).to_dict()
-    if as_json:
-        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        _print_result(result)
+    filters = validate_filters({"date_from": date_from, "date_to": date_to, "source": list(sources) or None})
+    if question is not None:
+        question = validate_question(question)
+    answerer = Service(cfg).answerer()
+
+    def show(q: str, history: tuple[str, ...]) -> None:
+        result = answerer.ask(q, top_k, history=history, filters=filters).to_dict()
+        if as_json:
+            click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        else:
+            _print_result(result)
+
+    if question is not None:
+        show(question, ())
+        return
+    history: list[str] = []
+    click.echo("Ask about the articles; an empty line or Ctrl-D ends the session.", err=True)
+    while True:
+        try:
+            line = click.prompt("?", default="", show_default=False, prompt_suffix=" ", err=True)
+        except (EOFError, click.Abort):
+            break
+        if not line.strip():
+            break
+        try:
+            q = validate_question(line)
+        except QAError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            continue
+        show(q, tuple(history))
+        history.append(q)
 
 
 @cli.command()

@@ -73,7 +73,7 @@ class SearchConfig:
     mode: str = "hybrid"
     # How hybrid rankings combine: minmax (weighted, scores scaled per question) or rrf.
     fusion: str = "minmax"
-    dense_weight: float = 0.3
+    dense_weight: float = 0.5
     rrf_k: int = 60
     # Candidates each retriever contributes before fusion, boosts and de-duplication.
     candidates: int = 100
@@ -88,14 +88,15 @@ class SearchConfig:
     recency_half_life_days: float = 0.0
     # Weight of the earlier questions' vector when a follow-up question refers back to them.
     history_weight: float = 0.5
-    # Answer sentence = cosine to the question + this x share of question terms it contains.
-    answer_lexical_weight: float = 0.3
+    # Answer sentence = cosine to the question + this x IDF-weighted share of question terms it contains.
+    answer_lexical_weight: float = 0.6
     # ... + this when the sentence holds what the question asks for (a number, a date).
     answer_type_weight: float = 0.15
-    # The service abstains when its confidence (best passage cosine + coverage_weight x the
-    # share of question terms the best passage contains) is below min_score.
-    min_score: float = 0.35
-    coverage_weight: float = 0.0
+    # The service abstains when its confidence (best cosine among the top 3 passages +
+    # coverage_weight x the largest IDF-weighted share of the question's terms one of them
+    # contains) is below min_score. Chosen with `qa eval --sweep` on eval/seed.jsonl.
+    min_score: float = 0.22
+    coverage_weight: float = 0.75
 
 
 @dataclass

@@ -47,7 +47,8 @@ def jaccard(a: set, b: set) -> float:
     return len(a & b) / len(a | b)
 
 
-def coverage(question_terms: Iterable[str], text_terms: set[str]) -> float:
-    """Share of the question's distinct terms that the text contains."""
-    wanted = set(question_terms)
-    return len(wanted & text_terms) / len(wanted) if wanted else 0.0
+def coverage(weights: Mapping[str, float], text_terms: set[str]) -> float:
+    """Share of the question's term weight (IDF) that the text contains: a rare word of the
+    question counts for more than one every article repeats."""
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in text_terms) / total if total else 0.0

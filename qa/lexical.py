@@ -5,6 +5,7 @@ Lexical matching carries what a small embedding model misses: names, numbers, ou
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -51,10 +52,20 @@ class Lexical:
     def __init__(self, folder: Path, mmap: bool = False):
         self.model = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
 
+    @property
+    def num_docs(self) -> int:
+        return int(self.model.scores["num_docs"])
+
+    def idf(self, term: str) -> float:
+        """BM25's inverse document frequency; a term no chunk contains gets the highest."""
+        tid = self.model.vocab_dict.get(term)
+        indptr = self.model.scores["indptr"]
+        df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
+        return math.log(1 + (self.num_docs - df + 0.5) / (df + 0.5))
+
     def scores(self, query_terms: list[str], mask: np.ndarray | None = None) -> np.ndarray:
         known = [t for t in query_terms if t in self.model.vocab_dict]
-        n = self.model.scores["num_docs"]
         if not known:
-            return np.zeros(n, dtype=np.float32)
+            return np.zeros(self.num_docs, dtype=np.float32)
         scores = self.model.get_scores(known)
         return scores * mask if mask is not None else scores

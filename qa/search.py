@@ -47,6 +47,8 @@ class Query:
     vector: np.ndarray
     terms: list[str]
     filters: Filters = field(default_factory=Filters)
+    # IDF of each distinct term: how much finding it in a text counts.
+    weights: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Hit:
     score: float  # fused, boosted: orders the results
     dense: float  # cosine similarity of question and chunk
     lexical: float  # BM25 score
+    terms: frozenset[str] = frozenset()  # the passage's terms, for coverage
 
 
 def named_dates(question: str) -> list[str]:
@@ -196,13 +199,12 @@ class Retriever:
                 row = rows[cid]
                 if cfg.max_per_article and per_article.get(row.doc_id, 0) >= cfg.max_per_article:
                     continue
-                if cfg.dedupe:
-                    words = set(terms(row.text))
-                    if any(jaccard(words, other) >= cfg.duplicate_jaccard for other in kept_terms):
-                        continue
-                    kept_terms.append(words)
+                words = frozenset(terms(row.text))
+                if cfg.dedupe and any(jaccard(words, other) >= cfg.duplicate_jaccard for other in kept_terms):
+                    continue
+                kept_terms.append(words)
                 per_article[row.doc_id] = per_article.get(row.doc_id, 0) + 1
-                kept.append(Hit(row, fused[cid], dense.get(cid, 0.0), lexical.get(cid, 0.0)))
+                kept.append(Hit(row, fused[cid], dense.get(cid, 0.0), lexical.get(cid, 0.0), words))
                 if len(kept) == k:
                     return kept
         return kept
