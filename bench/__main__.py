@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
+
+# torch and faiss each bring an OpenMP runtime whose idle threads spin; on 2 busy cores that made
+# a bare encode+search 10-40x slower in the bench process than in a server. Passive waiting, set
+# before either loads and inherited by the servers the bench starts, treats both sides alike.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from bench import backends, build, profile, report, scale, throughput, update
 from bench.common import ROOT, load_average, machine
@@ -52,7 +58,11 @@ def main() -> None:
     for part in [p for p in PARTS if p in only]:
         print(f"bench: {part} ...", flush=True)
         before = load_average()
-        figures = runners[part]()
+        try:
+            figures = runners[part]()
+        except Exception as exc:  # one failed part must not lose the others' figures
+            print(f"bench: {part} failed: {exc!r}", flush=True)
+            continue
         if part == "scale":
             figures = {**results.get("scale", {}), **figures}
         results[part] = figures
