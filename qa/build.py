@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .cache import EmbeddingCache
 from .chunk import chunk_article, header_line
 from .config import Config
 from .embed import Encoder
@@ -33,15 +34,27 @@ class BuildReport:
     chunks: int
     seconds: float
     skipped: list[Skipped] = field(default_factory=list)
+    encoded: int = 0  # chunks that went through the model (the others came from the cache)
 
 
 def _sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def chunk_settings(cfg: Config, encoder: Encoder) -> dict:
+    """The chunking a build with `cfg` records in its manifest (the budget capped by the
+    model), so a caller can tell whether an existing index was built that way."""
+    return {"max_tokens": min(cfg.chunking.max_tokens, encoder.max_seq_length - encoder.special_tokens),
+            "overlap_sentences": cfg.chunking.overlap_sentences, "header": cfg.chunking.header}
+
+
 def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = False,
-                progress: bool = True) -> BuildReport:
-    """Read `cfg.data_dir`, embed it, and publish a new version in `cfg.index_dir`."""
+                progress: bool = True, reuse: bool = False) -> BuildReport:
+    """Read `cfg.data_dir`, embed it, and publish a new version in `cfg.index_dir`.
+
+    With `reuse` (qa index update) chunks whose embedded text is unchanged take their
+    vectors from the cache instead of the model; the result is the same index.
+    """
     started = time.perf_counter()
     corpus = read_corpus(cfg.data_dir, max_file_bytes=cfg.ingest.max_file_bytes)
     if strict and corpus.skipped:
@@ -50,7 +63,8 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
     if not corpus.articles:
         raise IngestError(f"no readable articles in {cfg.data_dir}")
     encoder = encoder or Encoder(cfg.model)
-    budget = min(cfg.chunking.max_tokens, encoder.max_seq_length - encoder.special_tokens)
+    chunking = chunk_settings(cfg, encoder)
+    budget = chunking["max_tokens"]
 
     with build_lock(cfg.index_dir):
         version = new_version_dir(cfg.index_dir)
@@ -63,25 +77,38 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
         seg_done = [np.zeros(len(segs), dtype=bool) for _, segs, _ in plans]
         chunk_vecs = np.zeros((len(flat), encoder.dim), dtype=np.float32)
 
-        bar = tqdm(total=len(flat), unit="chunk", desc="embedding", disable=not progress)
+        inputs = [headers[ai] + c.text for ai, c in flat]
+        spans = []  # each chunk's sentences, as offsets in its embedded text
+        for ai, c in flat:
+            shift = len(headers[ai]) - c.start
+            spans.append([(seg.start + shift, seg.end + shift) for seg in plans[ai][1][c.seg_first:c.seg_last + 1]])
+        cache = EmbeddingCache(cfg.index_dir, encoder.name, encoder.dim)
+        keys = [cache.key(f"{text}\0{sp}") for text, sp in zip(inputs, spans)]
+        cached = cache.get(keys) if reuse else {}
+        todo = [i for i, key in enumerate(keys) if key not in cached]
+        bar = tqdm(total=len(flat), initial=len(flat) - len(todo), unit="chunk", desc="embedding",
+                   disable=not progress)
         step = max(encoder.batch_size * 8, 64)
-        for lo in range(0, len(flat), step):
-            batch = flat[lo:lo + step]
-            shift = [len(headers[ai]) - c.start for ai, c in batch]
-            spans = [[(plans[ai][1][s].start + d, plans[ai][1][s].end + d)
-                      for s in range(c.seg_first, c.seg_last + 1)] for (ai, c), d in zip(batch, shift)]
-            vecs, per_chunk = encoder.encode_chunks([headers[ai] + c.text for ai, c in batch], spans)
-            chunk_vecs[lo:lo + len(batch)] = vecs
-            for (ai, c), svecs in zip(batch, per_chunk):
-                for k, s in enumerate(range(c.seg_first, c.seg_last + 1)):
-                    if not seg_done[ai][s]:
-                        seg_vecs[ai][s] = svecs[k]
-                        seg_done[ai][s] = True
+        for lo in range(0, len(todo), step):
+            batch = todo[lo:lo + step]
+            vecs, per_chunk = encoder.encode_chunks([inputs[i] for i in batch], [spans[i] for i in batch])
+            fresh = [(keys[i], vecs[j], per_chunk[j]) for j, i in enumerate(batch)]
+            cache.put(fresh)
+            cached.update((key, (vec, svecs)) for key, vec, svecs in fresh)
             bar.update(len(batch))
         bar.close()
+        cache.keep_only(keys)
+        cache.close()
+
+        for i, (ai, c) in enumerate(flat):
+            chunk_vecs[i], svecs = cached[keys[i]]
+            for k, s in enumerate(range(c.seg_first, c.seg_last + 1)):
+                if not seg_done[ai][s]:  # a sentence shared by two chunks takes the first one's vector
+                    seg_vecs[ai][s] = svecs[k]
+                    seg_done[ai][s] = True
 
         (version / BM25_DIR).mkdir()
-        bm25_files = build_bm25([headers[ai] + c.text for ai, c in flat], version / BM25_DIR)
+        bm25_files = build_bm25(inputs, version / BM25_DIR)
         vectors = build_vectors(chunk_vecs, cfg.vectors)
         save_vectors(vectors, version / VECTORS_FILE)
         writer = MetaWriter(version / META_FILE)
@@ -102,8 +129,7 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
             "model_backend": encoder.backend,
             "dimension": encoder.dim,
             "max_seq_length": encoder.max_seq_length,
-            "chunking": {"max_tokens": budget, "overlap_sentences": cfg.chunking.overlap_sentences,
-                         "header": cfg.chunking.header},
+            "chunking": chunking,
             "vectors": describe(vectors),
             "counts": {"articles": len(plans), "chunks": len(flat),
                        "segments": int(sum(len(s) for _, s, _ in plans)), "skipped": len(corpus.skipped)},
@@ -111,4 +137,5 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
             "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         }, files=[VECTORS_FILE, META_FILE, *bm25_files])
         publish(cfg.index_dir, version, keep=cfg.index.keep_versions)
-    return BuildReport(version.name, len(plans), len(flat), time.perf_counter() - started, corpus.skipped)
+    return BuildReport(version.name, len(plans), len(flat), time.perf_counter() - started, corpus.skipped,
+                       encoded=len(todo))

@@ -57,14 +57,15 @@ def index() -> None:
     """Build and inspect the search index."""
 
 
-def _run_build(cfg: Config, strict: bool) -> None:
+def _run_build(cfg: Config, strict: bool, reuse: bool = False) -> None:
     from .build import build_index
 
-    report = build_index(cfg, strict=strict, progress=True)
+    report = build_index(cfg, strict=strict, progress=True, reuse=reuse)
     for skip in report.skipped:
         click.echo(f"warning: skipped {skip.path}: {skip.reason}", err=True)
     click.echo(f"built index {report.version} in {cfg.index_dir}: {report.articles} articles, "
-               f"{report.chunks} chunks, {len(report.skipped)} skipped files, {report.seconds:.1f} s")
+               f"{report.chunks} chunks ({report.encoded} encoded), {len(report.skipped)} skipped files, "
+               f"{report.seconds:.1f} s")
 
 
 @index.command("build")
@@ -73,6 +74,14 @@ def _run_build(cfg: Config, strict: bool) -> None:
 def index_build(cfg: Config, strict: bool) -> None:
     """Read the articles and write a new index version."""
     _run_build(cfg, strict)
+
+
+@index.command("update")
+@common_options
+@click.option("--strict", is_flag=True, help="Fail if any file has to be skipped.")
+def index_update(cfg: Config, strict: bool) -> None:
+    """Write a new version re-encoding only new or changed articles (deleted ones drop out)."""
+    _run_build(cfg, strict, reuse=True)
 
 
 @index.command("info")
@@ -193,16 +202,19 @@ def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, 
               help="MultiHop-RAG: index only the articles the queries cite (quick, but easier).")
 @click.option("--chunk-tokens", type=click.IntRange(16, 512), default=None,
               help="MultiHop-RAG: chunk budget for its index (overrides chunking.max_tokens).")
+@click.option("--keep-index", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="MultiHop-RAG: keep its index in DIR and reuse it while corpus, model and chunking match.")
 def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep: bool, min_recall5: float,
           multihop: str | None, subset: str | None, limit: int | None, gold_articles_only: bool,
-          chunk_tokens: int | None) -> None:
+          chunk_tokens: int | None, keep_index: Path | None) -> None:
     """Measure retrieval, answers and abstention on QUESTIONS.jsonl, or on MultiHop-RAG."""
     from . import evaluate
 
     if (questions is None) == (multihop is None):
         raise click.UsageError("give either QUESTIONS.jsonl or --multihop [DIR]")
-    if multihop is None and (subset or limit or gold_articles_only or chunk_tokens):
-        raise click.UsageError("--even, --odd, --limit, --gold-articles-only and --chunk-tokens need --multihop")
+    if multihop is None and (subset or limit or gold_articles_only or chunk_tokens or keep_index):
+        raise click.UsageError("--even, --odd, --limit, --gold-articles-only, --chunk-tokens and --keep-index "
+                               "need --multihop")
     if multihop is not None:
         if sweep or min_recall5:
             raise click.UsageError("--sweep and --min-recall5 apply to a question file, not --multihop")
@@ -210,7 +222,8 @@ def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep:
             cfg = cfg.replace(chunking=dataclasses.replace(cfg.chunking, max_tokens=chunk_tokens))
         report = evaluate.run_multihop(cfg, Path(multihop) if multihop else cfg.eval.multihop_dir,
                                        subset=subset or "all", limit=limit, top_k=top_k,
-                                       gold_articles_only=gold_articles_only, progress=not as_json)
+                                       gold_articles_only=gold_articles_only, progress=not as_json,
+                                       keep_index=keep_index)
         click.echo(json.dumps(report, indent=2) if as_json else evaluate.format_multihop(report))
         return
     from .service import Service
