@@ -3,6 +3,7 @@ on recall@5, and MultiHop-RAG ingest and scoring."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shutil
@@ -219,6 +220,7 @@ def test_qa_eval_text_report_and_failing_gate(runner, seed_config, tmp_path):
     ([str(SEED_QUESTIONS), "--multihop"], "give either QUESTIONS.jsonl or --multihop"),
     ([str(SEED_QUESTIONS), "--even"], "need --multihop"),
     ([str(SEED_QUESTIONS), "--limit", "3"], "need --multihop"),
+    ([str(SEED_QUESTIONS), "--keep-index", "kept"], "need --multihop"),
     (["--multihop", "--sweep"], "apply to a question file"),
     (["--multihop", "--min-recall5", "0.5"], "apply to a question file"),
 ])
@@ -233,6 +235,13 @@ def test_qa_eval_bad_question_file_is_one_line_error(runner, tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [f"Error: {tmp_path / 'q.jsonl'}:1: malformed JSON "
                                                   "(Expecting property name enclosed in double quotes)"]
+
+
+def test_qa_eval_without_an_index_says_to_build_one(runner, tmp_path):
+    result = runner.invoke(cli, ["eval", str(SEED_QUESTIONS), "--data", str(SEED_DATA),
+                                 "--index", str(tmp_path / "no-index")])
+    assert result.exit_code == 1
+    assert len(result.output.strip().splitlines()) == 1 and "qa index build" in result.output
 
 
 def test_qa_eval_missing_multihop_folder(runner, tmp_path):
@@ -273,3 +282,29 @@ def test_small_multihop_run_scores_and_reports_null_queries(encoder):
     assert sum(t["queries"] for t in report["by_type"].values()) == 5
     text = ev.format_multihop(report)
     assert "5 queries (even, limit 6)" in text and "(gold articles only)" in text
+
+
+@needs_multihop
+@pytest.mark.e2e
+def test_multihop_kept_index_is_reused_until_the_chunking_changes(encoder, runner, tmp_path):
+    """Query-time ablations share one build; a build-time change (the header) rebuilds."""
+    kept = tmp_path / "kept"
+    run = dict(encoder=encoder, subset="even", limit=4, gold_articles_only=True, keep_index=kept)
+    first = ev.run_multihop(Config(), MULTIHOP, **run)
+    assert first["build_seconds"] is not None and (kept / "index" / "CURRENT").is_file()
+    version = (kept / "index" / "CURRENT").read_text()
+    again = ev.run_multihop(Config(), MULTIHOP, **run)
+    assert again["build_seconds"] is None and (kept / "index" / "CURRENT").read_text() == version
+    assert {k: again[k] for k in ("MRR@10", "MAP@10", "Hits@4", "Hits@10", "chunks")} == \
+        {k: first[k] for k in ("MRR@10", "MAP@10", "Hits@4", "Hits@10", "chunks")}
+    defaults = tmp_path / "defaults.yaml"
+    defaults.write_text("", encoding="utf-8")
+    result = runner.invoke(cli, ["eval", "--multihop", str(MULTIHOP), "--even", "--limit", "4", "--config",
+                                 str(defaults), "--gold-articles-only", "--keep-index", str(kept)])
+    assert result.exit_code == 0, result.output
+    assert "index reused" in result.output
+    bare = Config()
+    bare = bare.replace(chunking=dataclasses.replace(bare.chunking, header=False))
+    rebuilt = ev.run_multihop(bare, MULTIHOP, **run)
+    assert rebuilt["build_seconds"] is not None and rebuilt["chunking"]["header"] is False
+    assert (kept / "index" / "CURRENT").read_text() != version
