@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from bench.build import chunk_texts
-from bench.common import ROOT, percentiles, questions, warmup_questions
+from bench.common import MULTIHOP, ROOT, percentiles, questions, warmup_questions
 from qa.config import MODEL_BACKENDS, ModelConfig
 
 CHUNKS = 256
@@ -48,7 +48,7 @@ def quality(backend: str, work: Path, limit: int) -> dict:
     out = {}
     subprocess.run([sys.executable, "-m", "qa", "index", "build", "--config", str(config)], cwd=ROOT, check=True,
                    capture_output=True)
-    runs = {"seed": ["eval/seed.jsonl"], "multihop": ["--multihop", "--limit", str(limit), "--gold-articles-only"]}
+    runs = {"seed": ["eval/seed.jsonl"], "multihop": ["--multihop", str(MULTIHOP), "--limit", str(limit), "--gold-articles-only"]}
     for name, args in runs.items():
         res = subprocess.run([sys.executable, "-m", "qa", "eval", *args, "--json", "--config", str(config)],
                              cwd=ROOT, check=True, capture_output=True, text=True)
