@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.datastructures import MultiDict
 
 from .errors import BadRequest, QAError
 from .search import Filters
@@ -99,6 +100,12 @@ def validate_filters(value: Any) -> Filters:
     return filters
 
 
+def query_filters(args: MultiDict) -> Filters:
+    """Filters from query parameters of the same names (`source` and `doc_id` may repeat)."""
+    return validate_filters({k: (args.getlist(k) if k in ("source", "doc_id") else args.get(k))
+                             for k in _FILTER_KEYS if k in args} or None)
+
+
 def validate_history(value: Any) -> tuple[str, ...]:
     """`history`: the conversation's earlier questions, oldest first (the last ten are used)."""
     if value is None:
@@ -138,8 +145,7 @@ def ask():
         question = validate_question(args.get("q", args.get("question")))
         top_k = validate_top_k(args.get("top_k"), from_query=True)
         history = validate_history(args.getlist("history") or None)
-        filters = validate_filters({k: (args.getlist(k) if k in ("source", "doc_id") else args.get(k))
-                                    for k in _FILTER_KEYS if k in args} or None)
+        filters = query_filters(args)
     # g.result: for the request log line
     result = g.result = service().answerer().ask(question, top_k, history=history, filters=filters)
     return jsonify(result.to_dict())

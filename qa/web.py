@@ -6,10 +6,12 @@ from __future__ import annotations
 from typing import Iterable, NamedTuple
 
 from flask import Blueprint, abort, current_app, render_template, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.http import HTTP_STATUS_CODES
 
-from .api import service, validate_question, validate_top_k
+from .api import query_filters, service, validate_question, validate_top_k
 from .errors import BadRequest, QAError
+from .search import Filters
 
 bp = Blueprint("web", __name__)
 
@@ -67,19 +69,53 @@ def corpus() -> tuple[dict | None, dict | None]:
     return {"articles": index.manifest["counts"]["articles"], **index.store.summary()}, None
 
 
+def describe_filters(filters: Filters) -> str | None:
+    """The line a reply made under filters carries, so a narrowed answer is never taken for the
+    whole corpus's (app.js words it the same way)."""
+    parts = [" or ".join(names) for names in (filters.sources, filters.doc_ids) if names]
+    if filters.date_from and filters.date_to:
+        parts.append(f"from {filters.date_from} to {filters.date_to}")
+    elif filters.date_from:
+        parts.append(f"from {filters.date_from}")
+    elif filters.date_to:
+        parts.append(f"until {filters.date_to}")
+    return f"Filtered: {', '.join(parts)}" if parts else None
+
+
+def outlets(sources: list[str]) -> list[str]:
+    """The outlet filter's choices: an outlet filter ignores case, so "AzerNEWS" and "Azernews"
+    are one choice (the index's most common spelling, which summary() lists first)."""
+    first: dict[str, str] = {}
+    for source in sources:
+        first.setdefault(source.lower(), source)
+    return list(first.values())
+
+
+def filter_params(filters: Filters) -> dict:
+    """Filters as the query parameters that ask for them again (for the answer's own link)."""
+    params = {"date_from": filters.date_from, "date_to": filters.date_to,
+              "source": list(filters.sources), "doc_id": list(filters.doc_ids)}
+    return {k: v for k, v in params.items() if v}
+
+
 @bp.get("/")
 def home():
     summary, unavailable = corpus()
     turn, status = None, 200
+    # The no-JS form sends every field, so an empty one means "no filter".
+    chosen = MultiDict([(k, v) for k, v in request.args.items(multi=True) if v and k not in ("q", "top_k")])
     question = request.args.get("q")
     if question is not None:
         try:
             top_k = validate_top_k(request.args.get("top_k"), from_query=True)
-            result = service().answerer().ask(validate_question(question), top_k)
-            turn = {"question": question, "result": result.to_dict()}
+            filters = query_filters(chosen)
+            result = service().answerer().ask(validate_question(question), top_k, filters=filters)
+            turn = {"question": question, "result": result.to_dict(), "filtered": describe_filters(filters),
+                    "link": {"q": question, **filter_params(filters)}}
         except QAError as exc:
             turn, status = {"question": question, "error": error_reply(exc)}, exc.status
-    return render_template("index.html", summary=summary, unavailable=unavailable, turn=turn,
+    return render_template("index.html", summary=summary, unavailable=unavailable, turn=turn, chosen=chosen,
+                           outlets=outlets(summary["sources"]) if summary else [],
                            examples=current_app.config["QA"].web.examples, error_leads=ERROR_LEADS), status
 
 

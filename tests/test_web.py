@@ -14,7 +14,8 @@ from qa.app import create_app
 from qa.config import WebConfig, load_config
 from qa.errors import ConfigError
 from qa.service import Service
-from qa.web import ERROR_LEADS, pieces
+from qa.search import Filters
+from qa.web import ERROR_LEADS, describe_filters, outlets, pieces
 
 QUESTION = "How many people died in the Khojaly massacre?"
 OFF_TOPIC = "What is the capital of France?"
@@ -293,6 +294,100 @@ def test_doc_ids_with_folders_and_non_ascii_letters_open(xss_client):
     r = xss_client.get("/articles/Ünï festivals/harbour")
     assert r.status_code == 200
     assert "Test Wire" in text(page(r).find_class("facts")[0])
+
+
+def replies(client, query: dict):
+    """The single turn of GET / with `query`, and the citations' "outlet · date" lines."""
+    r = client.get("/", query_string=query)
+    assert r.status_code == 200
+    (turn,) = page(r).find_class("turn")
+    return turn, [text(m) for m in turn.find_class("meta")]
+
+
+def test_filters_form_offers_the_index_outlets(web_client, seed_service):
+    doc = page(web_client.get("/"))
+    form = doc.get_element_by_id("ask")
+    (details,) = form.xpath(".//details[@id='filters']")
+    assert text(details.find("summary")) == "Filters" and details.get("open") is None
+    for name, words in (("date_from", "From"), ("date_to", "To")):
+        (field,) = form.xpath(f".//input[@name='{name}']")
+        assert field.get("type") == "date" and text(field.getparent()).strip() == words
+    (select,) = form.xpath(".//select[@name='source']")
+    assert text(select.getparent()).startswith("Outlet")
+    sources = seed_service.answerer().index.store.summary()["sources"]
+    choices = outlets(sources)
+    assert len(choices) > 1 and {s.lower() for s in choices} == {s.lower() for s in sources}
+    assert [(o.get("value"), text(o)) for o in select.xpath("option")] == [("", "Any outlet")] + [(None, s) for s in choices]
+    assert not select.xpath("option[@selected]")
+
+
+def test_an_outlet_filter_keeps_only_that_outlets_passages(web_client, seed_service):
+    _, unfiltered = replies(web_client, {"q": QUESTION, "top_k": 10})
+    for source in outlets(seed_service.answerer().index.store.summary()["sources"]):
+        turn, metas = replies(web_client, {"q": QUESTION, "top_k": 10, "source": source})
+        outlet = [m.split(" · ")[0].lower() for m in metas]  # an outlet filter ignores case
+        assert outlet and set(outlet) == {source.lower()}
+        assert any(m.split(" · ")[0].lower() != source.lower() for m in unfiltered)  # it excluded something
+        assert text(turn.find_class("filtered")[0]) == f"Filtered: {source}"
+        share = turn.find_class("share")[0].xpath(".//a")[0]
+        assert parse_qs(urlsplit(share.get("href")).query) == {"q": [QUESTION], "source": [source]}
+        r = web_client.get("/", query_string={"q": QUESTION, "source": source})
+        assert page(r).xpath("//details[@id='filters']")[0].get("open") is not None
+        assert page(r).xpath("//select[@name='source']/option[@selected]/text()") == [source]
+
+
+def test_a_date_range_excludes_articles_outside_it(web_client):
+    _, unfiltered = replies(web_client, {"q": QUESTION, "top_k": 10})
+    dates = {m.rsplit(" · ", 1)[1] for m in unfiltered}
+    assert min(dates) < "2025-01-01" <= max(dates)
+    turn, metas = replies(web_client, {"q": QUESTION, "top_k": 10, "date_from": "2025-01-01"})
+    assert metas and all(m.rsplit(" · ", 1)[1] >= "2025-01-01" for m in metas)
+    assert text(turn.find_class("filtered")[0]) == "Filtered: from 2025-01-01"
+    turn, metas = replies(web_client, {"q": QUESTION, "top_k": 10, "date_from": "2023-01-01", "date_to": "2024-12-31"})
+    assert metas and all("2023-01-01" <= m.rsplit(" · ", 1)[1] <= "2024-12-31" for m in metas)
+    assert text(turn.find_class("filtered")[0]) == "Filtered: from 2023-01-01 to 2024-12-31"
+    doc = page(web_client.get("/", query_string={"q": QUESTION, "date_to": "2024-12-31"}))
+    assert doc.xpath("//input[@name='date_to']/@value") == ["2024-12-31"]
+    assert doc.xpath("//input[@name='date_from']/@value") == [""]
+
+
+def test_a_filter_that_leaves_nothing_abstains_and_says_so(web_client):
+    turn, _ = replies(web_client, {"q": QUESTION, "date_to": "1990-01-01"})
+    assert turn.find_class("abstain") and not turn.find_class("passage")
+    assert text(turn.find_class("filtered")[0]) == "Filtered: until 1990-01-01"
+
+
+def test_the_no_js_forms_empty_filter_fields_are_no_filter(web_client):
+    turn, metas = replies(web_client, {"q": QUESTION, "date_from": "", "date_to": "", "source": ""})
+    assert metas == replies(web_client, {"q": QUESTION})[1]
+    assert not turn.find_class("filtered")
+    assert parse_qs(urlsplit(turn.find_class("share")[0].xpath(".//a")[0].get("href")).query) == {"q": [QUESTION]}
+
+
+@pytest.mark.parametrize("query, words", [
+    ({"date_from": "yesterday"}, "filter 'date_from' must be a date YYYY-MM-DD"),
+    ({"date_to": "2025-02-30"}, "filter 'date_to' must be a date YYYY-MM-DD"),
+    ({"date_from": "2025-01-01", "date_to": "2024-01-01"}, "filter 'date_from' is after 'date_to'"),
+    ({"source": "   "}, "filter 'source' must be a non-empty string"),
+])
+def test_invalid_filters_are_replies_in_words(web_client, query, words):
+    r = web_client.get("/", query_string={"q": QUESTION, **query})
+    assert r.status_code == 400
+    doc = page(r)
+    (reply,) = doc.find_class("turn")[0].find_class("error")
+    assert ERROR_LEADS["bad_request"] in text(reply) and words in text(reply)
+    assert doc.get_element_by_id("ask") is not None and doc.find_class("corpus")
+
+
+def test_outlet_choices_ignore_case_like_the_filter():
+    assert outlets(["AzerNEWS", "Trend", "Azernews", "trend", "APA"]) == ["AzerNEWS", "Trend", "APA"]
+
+
+def test_filters_are_described_in_one_line():
+    assert describe_filters(Filters()) is None
+    assert describe_filters(Filters(sources=("AzerNEWS",), date_from="2025-01-01")) == "Filtered: AzerNEWS, from 2025-01-01"
+    assert describe_filters(Filters(sources=("Trend", "AzerNEWS"), doc_ids=("a.txt",), date_to="2024-01-01")) == (
+        "Filtered: Trend or AzerNEWS, a.txt, until 2024-01-01")
 
 
 def test_pieces_cut_text_at_offsets_only():
