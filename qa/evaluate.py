@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -19,9 +18,12 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from .answer import Answerer
+from .build import BuildReport, build_index, chunk_settings
 from .config import Config
 from .embed import Encoder
-from .errors import BadRequest, QAError
+from .errors import BadRequest, IndexUnavailable, QAError
+from .manifest import read_manifest
+from .versions import current_version
 
 # The SearchConfig field that decides abstention; the sweep and the "rank regardless of
 # abstention" pass set it, so it is named once here.
@@ -298,30 +300,31 @@ def select_queries(queries: Sequence[dict], subset: str = "all", limit: int | No
 
 def run_multihop(cfg: Config, path: Path, *, encoder: Encoder | None = None, subset: str = "all",
                  limit: int | None = None, gold_articles_only: bool = False, top_k: int = 10,
-                 progress: bool = False) -> dict[str, Any]:
-    """Build the benchmark's articles into a temporary index with `cfg`'s settings, ask its
-    queries through the service, and score them as the benchmark does.
+                 progress: bool = False, keep_index: Path | None = None) -> dict[str, Any]:
+    """Build the benchmark's articles into an index with `cfg`'s settings, ask its queries
+    through the service, and score them as the benchmark does.
 
-    `gold_articles_only` indexes just the articles the chosen queries cite: fast, for tests,
-    but easier than the real 609-article corpus, and the report says so.
+    The index lives in a temporary folder, or in `keep_index`, where a later run with the
+    same corpus, model and chunking reuses it: query-time settings (fusion, weights, boosts)
+    can then be compared without rebuilding. `gold_articles_only` indexes just the articles
+    the chosen queries cite: fast, for tests, but easier than the real 609-article corpus,
+    and the report says so.
     """
-    from .build import build_index
     from .service import Service
 
     queries = select_queries(_read_json(path / MULTIHOP_QUERIES), subset, limit)
     corpus_file = path / MULTIHOP_CORPUS
+    if gold_articles_only:
+        titles = {e["title"] for q in queries for e in q["evidence_list"]}
+        corpus = json.dumps([a for a in _read_json(corpus_file) if a["title"] in titles]).encode("utf-8")
+    else:
+        try:
+            corpus = corpus_file.read_bytes()
+        except OSError as exc:
+            raise EvalError(f"cannot read {corpus_file}: {exc}") from None
     encoder = encoder or Encoder(cfg.model)
     with tempfile.TemporaryDirectory(prefix="qa-multihop-") as tmp:
-        data = Path(tmp) / "data"
-        data.mkdir()
-        if gold_articles_only:
-            titles = {e["title"] for q in queries for e in q["evidence_list"]}
-            articles = [a for a in _read_json(corpus_file) if a["title"] in titles]
-            (data / MULTIHOP_CORPUS).write_text(json.dumps(articles), encoding="utf-8")
-        else:
-            shutil.copyfile(corpus_file, data / MULTIHOP_CORPUS)
-        run_cfg = cfg.replace(data_dir=data, index_dir=Path(tmp) / "index")
-        report = build_index(run_cfg, encoder=encoder, progress=progress)
+        run_cfg, built = _multihop_index(cfg, encoder, corpus, keep_index or Path(tmp), progress)
         answerer = Service(run_cfg, encoder=encoder).answerer()
         try:
             outcomes = run_questions(answerer, [_as_question(q) for q in queries], top_k)
@@ -329,8 +332,29 @@ def run_multihop(cfg: Config, path: Path, *, encoder: Encoder | None = None, sub
             manifest = answerer.index.manifest
         finally:
             answerer.index.close()
-    return _multihop_report(queries, outcomes, chunk_text, manifest, report.articles, report.seconds,
-                            subset=subset, limit=limit, gold_articles_only=gold_articles_only)
+    return _multihop_report(queries, outcomes, chunk_text, manifest, manifest["counts"]["articles"],
+                            built.seconds if built else None, subset=subset, limit=limit,
+                            gold_articles_only=gold_articles_only)
+
+
+def _multihop_index(cfg: Config, encoder: Encoder, corpus: bytes, root: Path,
+                    progress: bool) -> tuple[Config, BuildReport | None]:
+    """`cfg` pointed at `root`/data (holding `corpus`) and `root`/index, built unless the
+    index there already came from this corpus with this model and chunking (then None)."""
+    data = root / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    run_cfg = cfg.replace(data_dir=data, index_dir=root / "index")
+    stored = data / MULTIHOP_CORPUS
+    if stored.is_file() and stored.read_bytes() == corpus:
+        try:
+            manifest = read_manifest(current_version(run_cfg.index_dir))
+        except IndexUnavailable:
+            manifest = {}
+        if (manifest.get("model"), manifest.get("model_backend"), manifest.get("chunking")) == (
+                encoder.name, encoder.backend, chunk_settings(cfg, encoder)):
+            return run_cfg, None
+    stored.write_bytes(corpus)
+    return run_cfg, build_index(run_cfg, encoder=encoder, progress=progress)
 
 
 def _as_question(q: dict) -> Question:
@@ -345,7 +369,7 @@ def _all_chunk_text(answerer: Answerer) -> str:
 
 
 def _multihop_report(queries: Sequence[dict], outcomes: Sequence[Outcome], chunk_text: str, manifest: dict,
-                     articles: int, build_seconds: float, **run: Any) -> dict[str, Any]:
+                     articles: int, build_seconds: float | None, **run: Any) -> dict[str, Any]:
     scored = [(q, o) for q, o in zip(queries, outcomes) if q["evidence_list"]]
     nulls = [o for q, o in zip(queries, outcomes) if not q["evidence_list"]]
     gold = [[e["fact"] for e in q["evidence_list"]] for q, _ in scored]
@@ -360,7 +384,8 @@ def _multihop_report(queries: Sequence[dict], outcomes: Sequence[Outcome], chunk
         "articles": articles,
         "chunks": manifest["counts"]["chunks"],
         "chunking": manifest["chunking"],
-        "build_seconds": round(build_seconds, 1),
+        # None when an index kept from an earlier run was reused.
+        "build_seconds": None if build_seconds is None else round(build_seconds, 1),
         "queries": len(scored),
         **multihop_metrics(retrieved, gold),
         # Share of queries with at least one gold fact whole inside some chunk: the Hits@10 ceiling.
@@ -399,7 +424,8 @@ def format_multihop(report: dict[str, Any]) -> str:
     lines = [f"MultiHop-RAG: {report['queries']} queries ({report['subset']}"
              f"{', limit ' + str(report['limit']) if report['limit'] else ''}), {report['articles']} articles"
              f"{' (gold articles only)' if report['gold_articles_only'] else ''}, {report['chunks']} chunks "
-             f"of <= {report['chunking']['max_tokens']} tokens, built in {report['build_seconds']} s"]
+             f"of <= {report['chunking']['max_tokens']} tokens, "
+             + ("index reused" if report["build_seconds"] is None else f"built in {report['build_seconds']} s")]
     header = f"  {'':<18}{'queries':>8}{'MRR@10':>9}{'MAP@10':>9}{'Hits@4':>9}{'Hits@10':>9}"
     lines.append(header)
     rows = [("all", {"queries": report["queries"], **report}), *report["by_type"].items()]
