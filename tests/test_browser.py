@@ -4,6 +4,7 @@ processes on free loopback ports, each with a temporary index. Writes the README
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -122,6 +123,42 @@ def test_ask_with_enter_and_keep_the_conversation(web_server, page):
     assert page.dialogs == []
 
 
+def test_filters_are_sent_with_the_question_and_shown_on_the_reply(web_server, page):
+    page.goto(web_server.url + "/")
+    expect(page.locator("#source")).to_be_hidden()  # the disclosure starts closed
+    page.click("#filters summary")
+    outlet = page.locator("#source option").last.text_content()
+    page.select_option("#source", label=outlet)
+    with page.expect_request("**/api/ask") as request:
+        turn = ask(page, QUESTION)
+    assert request.value.post_data_json == {"question": QUESTION, "history": [], "filters": {"source": outlet}}
+    expect(turn.locator(".filtered")).to_have_text(f"Filtered: {outlet}")
+    metas = turn.locator(".passage .cite .meta")
+    expect(metas.first).to_be_visible()
+    for meta in metas.all_text_contents() + [turn.locator(".reply.answer > .cite .meta").text_content()]:
+        assert meta.split(" · ")[0].lower() == outlet.lower()  # an outlet filter ignores case
+    share = turn.locator(".share a").get_attribute("href")
+    assert parse_qs(urlsplit(share).query) == {"q": [QUESTION], "source": [outlet]}
+
+    page.fill("#date_from", "2025-01-01")
+    page.fill("#date_to", "2024-01-01")
+    with page.expect_request("**/api/ask") as request:
+        turn = ask(page, SECOND)
+    assert request.value.post_data_json["filters"] == {"source": outlet, "date_from": "2025-01-01", "date_to": "2024-01-01"}
+    expect(turn.locator(".reply.error")).to_contain_text("filter 'date_from' is after 'date_to'")
+    assert page.input_value("#q") == SECOND
+
+    page.fill("#date_to", "")
+    page.select_option("#source", value="")
+    with page.expect_request("**/api/ask") as request:
+        turn = ask(page, QUESTION)
+    assert request.value.post_data_json["filters"] == {"date_from": "2025-01-01"}
+    expect(turn.locator(".filtered")).to_have_text("Filtered: from 2025-01-01")
+    for meta in turn.locator(".cite .meta").all_text_contents():
+        assert meta.split(" · ")[1] >= "2025-01-01"
+    assert page.dialogs == []
+
+
 def test_citation_opens_the_source_view_with_the_passage_marked(web_server, page):
     page.goto(web_server.url + "/")
     expected = api_answer(web_server, QUESTION)["answer"]
@@ -186,6 +223,16 @@ def test_without_javascript_the_url_and_the_form_answer(web_server, browser):
     page.wait_for_url("**/?q=*")
     expect(page.locator(".q-text")).to_have_text(SECOND)
     expect(page.locator("blockquote.quote")).to_have_count(1)
+
+    page.click("#filters summary")
+    outlet = page.locator("#source option").last.text_content()
+    page.select_option("#source", label=outlet)
+    page.fill("#q", QUESTION)
+    page.click("#send")
+    page.wait_for_url("**/?q=*")
+    assert parse_qs(urlsplit(page.url).query)["source"] == [outlet]
+    expect(page.locator(".filtered")).to_have_text(f"Filtered: {outlet}")
+    expect(page.locator("#source")).to_have_value(outlet)  # the form keeps the filter for the next question
     page.context.close()
 
 
@@ -195,6 +242,10 @@ def test_phone_width_never_scrolls_sideways(web_server, browser):
     page.goto(web_server.url + "/")
     overflow = "document.documentElement.scrollWidth - window.innerWidth"
     assert page.evaluate(overflow) <= 0
+    page.click("#filters summary")
+    expect(page.locator("#source")).to_be_visible()
+    assert page.evaluate(overflow) <= 0  # the open filters fit too
+    page.click("#filters summary")
     ask(page, QUESTION)
     ask(page, "x" * 300)  # one unbroken 300-letter word
     assert page.evaluate(overflow) <= 0

@@ -55,6 +55,7 @@
       send.disabled = true;
       form.classList.add("busy");
       const history = Array.from(log.querySelectorAll(".q-text"), (p) => p.textContent);
+      const filters = chosenFilters();
       const turn = el("li", "turn");
       const question_ = el("div", "question");
       question_.append(el("p", "who", "You asked"), el("p", "q-text", question));
@@ -71,11 +72,11 @@
         const response = await fetch(api, {
           method: "POST",
           headers: { "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify({ question, history }),
+          body: JSON.stringify(Object.keys(filters).length ? { question, history, filters } : { question, history }),
         });
         const body = await response.json().catch(() => null);
         if (response.ok && body) {
-          reply = answerReply(body);
+          reply = answerReply(body, filters);
         } else {
           const error = body && body.error ? body.error
             : { code: "default", message: `The server answered with status ${response.status}.` };
@@ -102,19 +103,38 @@
       return reply;
     }
 
-    function answerReply(result) {
+    // The form's filters that are set (an empty field is no filter, as in the no-JS form).
+    function chosenFilters() {
+      const filters = {};
+      for (const name of ["date_from", "date_to", "source"]) {
+        const value = form.elements[name].value;
+        if (value) filters[name] = value;
+      }
+      return filters;
+    }
+
+    // Worded as web.describe_filters words it for the server-rendered reply.
+    function filteredLine(filters) {
+      const parts = filters.source ? [filters.source] : [];
+      if (filters.date_from && filters.date_to) parts.push(`from ${filters.date_from} to ${filters.date_to}`);
+      else if (filters.date_from) parts.push(`from ${filters.date_from}`);
+      else if (filters.date_to) parts.push(`until ${filters.date_to}`);
+      return parts.length ? [el("p", "filtered", `Filtered: ${parts.join(", ")}`)] : [];
+    }
+
+    function answerReply(result, filters) {
       if (result.abstained) {
         const reply = el("div", "reply abstain");
         const text = el("p");
         text.append(el("strong", "", "The articles do not answer this."),
           " No passage matched the question closely enough to quote; try other words, or ask about what the articles cover.");
-        reply.append(el("p", "who", "From the articles"), text);
+        reply.append(el("p", "who", "From the articles"), ...filteredLine(filters), text);
         return reply;
       }
       const reply = el("div", "reply answer");
       const quote = el("blockquote", "quote");
       quote.append(el("p", "", result.answer.text));
-      reply.append(el("p", "who", "From the articles"), quote, citation(result.answer.citation));
+      reply.append(el("p", "who", "From the articles"), ...filteredLine(filters), quote, citation(result.answer.citation));
 
       const details = el("details", "passages");
       details.open = true;
@@ -129,7 +149,7 @@
       details.append(list);
       const share = el("p", "share");
       const link = el("a", "", "Link to this answer");
-      link.href = `${home}?q=${encodeURIComponent(result.question)}`;
+      link.href = `${home}?${new URLSearchParams({ q: result.question, ...filters })}`;
       share.append(link);
       reply.append(details, share);
       return reply;
