@@ -222,7 +222,7 @@ def is_follow_up(question: str) -> bool:
 _QUANTITY_Q = re.compile(r"\b(how (many|much|long|old)|number of|what (percentage|share|amount)|count of)\b", re.I)
 _TIME_Q = re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month))\b", re.I)
 # A count ("613 people", "1,275 residents"), not a date or an ordinal ("February 25, 1992").
-_NUMBER = re.compile(r"\b\d[\d,.]*\s+[a-z]")
+_NUMBER = re.compile(r"\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\s+[a-z]")
 _TIME = re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTH_RE})\b")
 
 
