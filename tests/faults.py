@@ -99,7 +99,7 @@ def slow_motion(proc: subprocess.Popen, condition: Callable[[], bool], timeout: 
 
 
 def served_version(url: str) -> str:
-    return requests.get(url + "/api/health", timeout=30).json()["index"]["version"]
+    return requests.get(url + "/api/health", timeout=300).json()["index"]["version"]
 
 
 def hang_up(server) -> None:

@@ -221,3 +221,29 @@ def test_nothing_loads_pickle_or_executes_index_data():
                 assert _dotted(node.func) not in UNSAFE_CALLS, where
                 for kw in node.keywords:
                     assert not (kw.arg == "allow_pickle" and getattr(kw.value, "value", False) is True), where
+
+
+def test_hostile_files_are_skipped_and_the_rest_is_indexed_and_cited(tmp_path, encoder, seed_config):
+    """All the bad kinds at once beside the seed articles, through a real build and a question."""
+    import os
+
+    from qa.build import build_index
+
+    data = tmp_path / "data"
+    shutil.copytree(seed_config.data_dir, data)
+    (data / "binary.txt").write_bytes(b"\x89PNG\x00\x01\x02")
+    (data / "latin1.txt").write_bytes("café crème".encode("latin-1"))
+    (data / "huge.txt").write_text("word " * 5000)
+    (data / "lines.jsonl").write_text('{"text": "One good line."}\n{broken\n{"text": "Another good line."}\n')
+    (tmp_path / "secret.txt").write_text("Outside the data folder.")
+    os.symlink(tmp_path / "secret.txt", data / "link.txt")
+    (data / "Xəbər arxivi 2024.txt").write_text("Khojaly was commemorated in the archive town of Xəbər.")
+    cfg = seed_config.replace(data_dir=data, index_dir=tmp_path / "index",
+                              ingest=seed_config.ingest.__class__(max_file_bytes=10_000))
+    report = build_index(cfg, encoder=encoder, progress=False)
+    skipped = {s.path: s.reason for s in report.skipped}
+    assert set(skipped) == {"binary.txt", "latin1.txt", "huge.txt", "lines.jsonl:2", "link.txt"}
+    assert report.articles == 5 + 2 + 1
+    answer = Service(cfg, encoder=encoder).answerer().ask(QUESTION).answer
+    article = (data / answer.citation.path).read_text(encoding="utf-8")
+    assert article[answer.citation.start:answer.citation.end] == answer.text
