@@ -85,14 +85,18 @@ class Answerer:
         vecs = self.vectors(list(questions) + [c for c in contexts if c])
         context_vecs = iter(vecs[len(questions):])
         results = []
-        for question, context, qvec in zip(questions, contexts, vecs):
-            qterms = terms(question)
-            if context:
-                qvec = _normalize(qvec + self.cfg.history_weight * next(context_vecs))
-                qterms = qterms + [t for t in terms(context) if t not in qterms]
-            weights = {t: self.index.lexical.idf(t) for t in qterms}
+        for question, context, own_vec in zip(questions, contexts, vecs):
+            own_terms = terms(question)
+            own_weights = {t: self.index.lexical.idf(t) for t in own_terms}
+            qvec, qterms, weights = own_vec, own_terms, own_weights
+            if context:  # retrieval sees the topic of the conversation ...
+                qvec = _normalize(own_vec + self.cfg.history_weight * next(context_vecs))
+                qterms = own_terms + [t for t in terms(context) if t not in own_terms]
+                weights = {t: self.index.lexical.idf(t) for t in qterms}
             query = Query(question, qvec, qterms, filters or Filters(), weights)
-            results.append(self._result(query, self.retriever.search(query, k), started))
+            # ... while the answer sentence is the one that answers the question itself.
+            own = Query(question, own_vec, own_terms, query.filters, own_weights)
+            results.append(self._result(query, own, self.retriever.search(query, k), started))
         return results
 
     def confidence(self, query: Query, hits: list[Hit]) -> float:
@@ -103,7 +107,7 @@ class Answerer:
         best_cover = max(coverage(query.weights, h.terms) for h in top)
         return best_dense + self.cfg.coverage_weight * best_cover
 
-    def _result(self, query: Query, hits: list[Hit], started: float) -> Result:
+    def _result(self, query: Query, own: Query, hits: list[Hit], started: float) -> Result:
         if not hits or self.confidence(query, hits) < self.cfg.min_score:
             return Result(query.text, True, None, [], _ms(started))
         store = self.index.store
@@ -115,9 +119,9 @@ class Answerer:
             article = articles[row.doc_id]
             segs, vecs = store.segments(row.doc_id, row.seg_first, row.seg_last)
             texts = [row.text[s.start - row.start: s.end - row.start] for s in segs]
-            scores = vecs @ query.vector + np.array(
-                [self.cfg.answer_lexical_weight * coverage(query.weights, set(terms(t)))
-                 + self.cfg.answer_type_weight * answer_type_match(query.text, t) for t in texts])
+            scores = vecs @ own.vector + np.array(
+                [self.cfg.answer_lexical_weight * coverage(own.weights, set(terms(t)))
+                 + self.cfg.answer_type_weight * answer_type_match(own.text, t) for t in texts])
             top = int(np.argmax(scores))
             seg = segs[top]
             passages.append(Passage(rank=rank, score=round(hit.score, 4), text=row.text,
