@@ -98,18 +98,22 @@ class ServerProcess:
         return self.log.read()
 
     def wait_ready(self, timeout: float = 120) -> "ServerProcess":
+        """Wait for /api/health to answer; on any failure the process is stopped, never leaked."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.output()}")
-            try:
-                if requests.get(self.url + "/api/health", timeout=2).status_code in (200, 503):
-                    return self
-            except requests.RequestException:  # not listening yet, or still loading the model
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("server did not become ready")
+        try:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"server exited early:\n{self.output()}")
+                try:
+                    if requests.get(self.url + "/api/health", timeout=2).status_code in (200, 503):
+                        return self
+                except requests.RequestException:  # not listening yet, or still loading the model
+                    pass
+                time.sleep(0.2)
+            raise RuntimeError("server did not become ready")
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         if self.proc.poll() is None:
