@@ -97,7 +97,7 @@ def test_question_in_the_url_renders_the_cited_answer(web_client, client, seed_c
         assert text(node.find_class("p-text")[0]) == passage["text"]
         marks = [text(m) for m in node.xpath(".//mark")]
         assert marks == [passage["text"][h["start"]:h["end"]] for h in passage["highlights"]]
-        assert text(node.find_class("score")[0]) == f"similarity {passage['score']:.2f}"
+        assert text(node.find_class("score")[0]) == f"relevance {passage['score']:.2f}"
     share = turn.find_class("share")[0].xpath(".//a")[0]
     assert parse_qs(urlsplit(share.get("href")).query) == {"q": [QUESTION]}
 

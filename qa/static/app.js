@@ -143,7 +143,7 @@
       for (const passage of result.passages) {
         const item = el("li", "passage");
         item.append(passageText(passage), citation(passage.citation),
-          el("p", "score", `similarity ${passage.score.toFixed(2)}`));
+          el("p", "score", `relevance ${passage.score.toFixed(2)}`));
         list.append(item);
       }
       details.append(list);
