@@ -63,6 +63,8 @@ def main() -> None:
         except Exception as exc:  # one failed part must not lose the others' figures
             print(f"bench: {part} failed: {exc!r}", flush=True)
             continue
+        # Re-read before writing: another bench run may have stored its parts meanwhile.
+        results = {**results, **(json.loads(RESULTS.read_text()) if RESULTS.exists() else {})}
         if part == "scale":
             figures = {**results.get("scale", {}), **figures}
         results[part] = figures
