@@ -84,6 +84,7 @@ class Retriever:
     def __init__(self, index: IndexVersion, cfg: SearchConfig):
         self.index = index
         self.cfg = cfg
+        self._by_source: dict[tuple[str, ...], np.ndarray] = {}
 
     @cached_property
     def sources(self) -> list[str]:
@@ -93,6 +94,14 @@ class Retriever:
     def newest(self) -> dt.date | None:
         latest = self.index.store.summary()["date_to"]
         return dt.date.fromisoformat(latest) if latest else None
+
+    def _source_chunks(self, sources: tuple[str, ...]) -> np.ndarray:
+        """Chunk ids of the named outlets, read once per index version (large for big outlets).
+
+        Kept on the instance, not in a class-level cache, so a replaced version is freed."""
+        if sources not in self._by_source:
+            self._by_source[sources] = self.index.store.chunk_ids_where(sources=sources)
+        return self._by_source[sources]
 
     def allowed(self, filters: Filters) -> np.ndarray | None:
         if not filters:
@@ -123,7 +132,7 @@ class Retriever:
         named = named_sources(query.text, self.sources)
         if named and self.cfg.metadata_boost > 0:
             # Make sure the named outlets' best chunks compete, even if they rank low overall.
-            own = self.index.store.chunk_ids_where(sources=named)
+            own = self._source_chunks(tuple(named))
             own = np.intersect1d(own, allowed) if allowed is not None else own
             if mode != "bm25":
                 dense.update(self._dense(query, max(10, n // 5), own))
