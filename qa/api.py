@@ -65,11 +65,14 @@ _FILTER_KEYS = {"date_from", "date_to", "source", "doc_id"}
 
 
 def _date(value: Any, key: str) -> str | None:
-    if value is None or value == "":
+    """A calendar date written YYYY-MM-DD (the OpenAPI `date` format); None when absent."""
+    if value is None:
         return None
     if not isinstance(value, str):
         raise BadRequest(f"filter '{key}' must be a date string YYYY-MM-DD")
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError
         return dt.date.fromisoformat(value).isoformat()
     except ValueError:
         raise BadRequest(f"filter '{key}' must be a date YYYY-MM-DD, got {value[:40]!r}") from None
