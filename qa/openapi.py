@@ -20,7 +20,7 @@ _NULLABLE_STR = {"type": ["string", "null"]}
 # one character that is neither blank nor control (U+0085 is blank to Python, not to \s).
 _ALLOWED = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _QUESTION = rf"^{_ALLOWED}*[^\s\x00-\x1f\x7f\x85]{_ALLOWED}*$"
-_DATE = {"oneOf": [{"type": "string", "format": "date"}, {"const": ""}, {"type": "null"}]}
+_DATE = {"oneOf": [{"type": "string", "format": "date"}, {"type": "null"}]}
 _NAME = {"type": "string", "pattern": r"[^\s\x1c-\x1f\x85]"}  # not blank (as Python's strip sees it)
 _NAMES = {"oneOf": [_NAME, {"type": "array", "items": _NAME, "maxItems": 50}, {"type": "null"}]}
 _OFFSET = {"type": "integer", "minimum": 0}
