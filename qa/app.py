@@ -40,10 +40,9 @@ def create_app(cfg: Config | None = None, *, service=None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(openapi.bp)
-    observe.init_app(app, app.extensions["qa"])
-    ratelimit.init_app(app, cfg.server.rate_limit)
-
     app.register_blueprint(web.bp)
+    observe.init_app(app, app.extensions["qa"])
+    ratelimit.init_app(app, cfg.server.rate_limit)  # after every blueprint it wraps
 
     @app.after_request
     def security_headers(response: Response) -> Response:

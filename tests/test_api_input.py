@@ -174,7 +174,19 @@ def test_rate_limit_per_address(seed_config, seed_service):
     assert error(limited, 429)["code"] == "too_many_requests" and int(limited.headers["Retry-After"]) > 0
     other = client.get("/api/ask", query_string={"q": QUESTION}, environ_base={"REMOTE_ADDR": "127.0.0.2"})
     assert other.status_code == 200
-    assert client.get("/api/health").status_code == 200  # only the question endpoint is limited
+    assert client.get("/api/health").status_code == 200  # only the question endpoints are limited
+
+
+def test_rate_limit_covers_the_page_too(seed_config, seed_service):
+    """Asking through GET /?q= draws on the same allowance as the API; the empty page does not."""
+    cfg = seed_config.replace(server=seed_config.server.__class__(rate_limit="2/minute"))
+    client = create_app(cfg, service=seed_service).test_client()
+    assert client.get("/api/ask", query_string={"q": QUESTION}).status_code == 200
+    assert client.get("/", query_string={"q": QUESTION}).status_code == 200
+    assert client.get("/").status_code == 200  # no question: not counted
+    page = client.get("/", query_string={"q": QUESTION})
+    assert page.status_code == 429 and page.mimetype == "text/html"
+    assert error(client.get("/api/ask", query_string={"q": QUESTION}), 429)["code"] == "too_many_requests"
 
 
 def test_bad_rate_limit_is_a_config_error(seed_config, seed_service):
