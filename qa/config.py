@@ -73,7 +73,7 @@ class SearchConfig:
     mode: str = "hybrid"
     # How hybrid rankings combine: minmax (weighted, scores scaled per question) or rrf.
     fusion: str = "minmax"
-    dense_weight: float = 0.5
+    dense_weight: float = 0.35
     rrf_k: int = 60
     # Candidates each retriever contributes before fusion, boosts and de-duplication.
     candidates: int = 100
@@ -83,7 +83,7 @@ class SearchConfig:
     # Passages per article at most (0: no cap).
     max_per_article: int = 0
     # Fused-score bonus for articles whose outlet, or month and year, the question names.
-    metadata_boost: float = 0.2
+    metadata_boost: float = 0.4
     # Favour newer articles: score halves every this many days of age (0: off).
     recency_half_life_days: float = 0.0
     # Weight of the earlier questions' vector when a follow-up question refers back to them.
