@@ -20,11 +20,9 @@ from .ingest import read_corpus
 from .lexical import BM25_DIR, build_bm25
 from .manifest import write_manifest
 from .models import Skipped
-from .store import MetaWriter
+from .store import META_FILE, MetaWriter
 from .vectors import VECTORS_FILE, build_vectors, describe, save_vectors
 from .versions import build_lock, new_version_dir, publish
-
-META_FILE = "meta.sqlite"
 
 
 @dataclass

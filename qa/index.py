@@ -8,12 +8,11 @@ from typing import Any
 
 import faiss
 
-from .build import META_FILE
 from .config import VectorsConfig
 from .errors import IndexUnavailable
 from .lexical import BM25_DIR, Lexical
 from .manifest import REBUILD, read_manifest
-from .store import MetaStore
+from .store import META_FILE, MetaStore
 from .vectors import VECTORS_FILE, load_vectors
 from .versions import current_version
 

@@ -13,6 +13,8 @@ import numpy as np
 
 from .models import Article, Chunk, Segment
 
+META_FILE = "meta.sqlite"
+
 SCHEMA = """
 CREATE TABLE articles (
     doc_id TEXT PRIMARY KEY, path TEXT NOT NULL, title TEXT, date TEXT, source TEXT, url TEXT,

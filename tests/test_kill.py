@@ -17,7 +17,7 @@ import requests
 
 from conftest import ServerProcess
 from faults import QUESTION, Build, add_multihop, base_index, hang_up, served_version, slow_motion, wait_for
-from qa.build import META_FILE
+from qa.store import META_FILE
 from qa.manifest import MANIFEST, read_manifest
 from qa.vectors import VECTORS_FILE
 from qa.versions import POINTER, VERSIONS, current_version
