@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from bench.build import chunk_texts
+from bench.build import embedded_texts
 from bench.common import MULTIHOP, ROOT, percentiles, questions, warmup_questions
 from qa.config import MODEL_BACKENDS, ModelConfig
 
@@ -59,5 +59,5 @@ def quality(backend: str, work: Path, limit: int) -> dict:
 
 
 def run(work: Path, limit: int) -> dict:
-    texts = chunk_texts(work / "index")[:CHUNKS]
+    texts = embedded_texts(work / "index")[:CHUNKS]
     return {b: {**speed(b, texts), **quality(b, work, limit)} for b in MODEL_BACKENDS}

@@ -1,4 +1,5 @@
-"""Build: chunks/s of a real `qa index build` of MultiHop-RAG vs raw encode of the same chunk texts."""
+"""Build: chunks/s of a real `qa index build` of MultiHop-RAG vs raw encode of the same texts
+(each chunk as the build embeds it: behind its title/outlet/date header line)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from pathlib import Path
 
 from bench.common import MULTIHOP, qa, write_config
 from bench.raw import encode_rate, version_dir
+from qa.chunk import header_line
+from qa.manifest import MANIFEST
+from qa.models import Article
 
 
 def prepare(work: Path, articles: int) -> Path:
@@ -19,15 +23,21 @@ def prepare(work: Path, articles: int) -> Path:
     return write_config(work)
 
 
-def chunk_texts(index_dir: Path) -> list[str]:
-    with sqlite3.connect(version_dir(index_dir) / "meta.sqlite") as conn:
-        return [r[0] for r in conn.execute("SELECT text FROM chunks ORDER BY chunk_id")]
+def embedded_texts(index_dir: Path) -> list[str]:
+    """What the build fed the model: each chunk's text behind its article's header line."""
+    version = version_dir(index_dir)
+    header = json.loads((version / MANIFEST).read_text())["chunking"]["header"]
+    with sqlite3.connect(version / "meta.sqlite") as conn:
+        rows = conn.execute("SELECT a.title, a.date, a.source, c.text FROM chunks c "
+                            "JOIN articles a USING (doc_id) ORDER BY c.chunk_id").fetchall()
+    return [(header_line(Article("", "", "", title=t, date=d, source=s)) if header else "") + text
+            for t, d, s, text in rows]
 
 
 def run(work: Path, articles: int) -> dict:
     config = prepare(work, articles)
     seconds = qa("index", "build", config=config)
-    texts = chunk_texts(work / "index")
+    texts = embedded_texts(work / "index")
     build_rate = len(texts) / seconds
     raw_rate = encode_rate(texts, batch_size=32)
     return {"articles": articles, "chunks": len(texts), "build_s": round(seconds, 1),

@@ -40,8 +40,13 @@ def terms(text: str) -> list[str]:
 
 def build_bm25(texts: Sequence[str], folder: Path) -> list[str]:
     """Index `texts` (row i is chunk id i) into `folder`; returns the file names written."""
+    return save_bm25([terms(t) for t in texts], folder)
+
+
+def save_bm25(term_lists: Sequence[list[str]], folder: Path) -> list[str]:
+    """Index texts already split by `terms` (row i is chunk id i) into `folder`."""
     model = bm25s.BM25()
-    model.index([terms(t) for t in texts], show_progress=False)
+    model.index(list(term_lists), show_progress=False)
     model.save(str(folder), show_progress=False)
     return sorted(f"{folder.name}/{p.name}" for p in folder.iterdir())
 
@@ -63,9 +68,18 @@ class Lexical:
         df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
         return math.log(1 + (self.num_docs - df + 0.5) / (df + 0.5))
 
-    def scores(self, query_terms: list[str], mask: np.ndarray | None = None) -> np.ndarray:
+    def scores(self, query_terms: list[str]) -> np.ndarray:
+        """BM25 score of every chunk; computed once per question (it grows with the corpus)."""
         known = [t for t in query_terms if t in self.model.vocab_dict]
         if not known:
             return np.zeros(self.num_docs, dtype=np.float32)
-        scores = self.model.get_scores(known)
-        return scores * mask if mask is not None else scores
+        return self.model.get_scores(known)
+
+
+def top(scores: np.ndarray, n: int, among: np.ndarray | None = None) -> dict[int, float]:
+    """The `n` best chunks with a positive score, only `among` these ids if given (a filter
+    applied before ranking); looks at the chunks that matched, not at every chunk."""
+    ids = np.flatnonzero(scores) if among is None else among[scores[among] > 0]
+    if len(ids) > n:
+        ids = ids[np.argpartition(-scores[ids], n - 1)[:n]] if n else ids[:0]
+    return {int(i): float(scores[i]) for i in ids}

@@ -16,7 +16,7 @@ import numpy as np
 from .config import SearchConfig
 from .fusion import jaccard, minmax, recency_factor, rrf, weighted_sum
 from .index import IndexVersion
-from .lexical import terms
+from .lexical import terms, top as lexical_top
 from .store import ChunkRow
 from .vectors import search as vector_search
 
@@ -115,20 +115,11 @@ class Retriever:
         scores, ids = vector_search(self.index.vectors, query.vector[None, :], n, allowed)
         return {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
 
-    def _lexical(self, query: Query, n: int, allowed: np.ndarray | None) -> dict[int, float]:
-        scores = self.index.lexical.scores(query.terms)
-        if allowed is not None:
-            mask = np.zeros_like(scores)
-            mask[allowed] = 1.0
-            scores = scores * mask
-        n = min(n, len(scores))
-        top = np.argpartition(-scores, n - 1)[:n] if n else []
-        return {int(i): float(scores[i]) for i in top if scores[i] > 0}
-
     def _candidates(self, query: Query, allowed: np.ndarray | None) -> tuple[dict[int, float], dict[int, float]]:
         n, mode = self.cfg.candidates, self.cfg.mode
         dense = self._dense(query, n, allowed) if mode != "bm25" else {}
-        lexical = self._lexical(query, n, allowed) if mode != "dense" else {}
+        scores = self.index.lexical.scores(query.terms) if mode != "dense" else None
+        lexical = lexical_top(scores, n, allowed) if scores is not None else {}
         named = named_sources(query.text, self.sources)
         if named and self.cfg.metadata_boost > 0:
             # Make sure the named outlets' best chunks compete, even if they rank low overall.
@@ -136,8 +127,8 @@ class Retriever:
             own = np.intersect1d(own, allowed) if allowed is not None else own
             if mode != "bm25":
                 dense.update(self._dense(query, max(10, n // 5), own))
-            if mode != "dense":
-                lexical.update(self._lexical(query, max(10, n // 5), own))
+            if scores is not None:
+                lexical.update(lexical_top(scores, max(10, n // 5), own))
         return dense, lexical
 
     def fuse(self, dense: dict[int, float], lexical: dict[int, float]) -> dict[int, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
+import numpy as np
 import pytest
 
 from conftest import SEED_DATA, make_config
@@ -12,6 +13,7 @@ from qa.answer import Answerer
 from qa.build import build_index
 from qa.fusion import coverage, jaccard, minmax, recency_factor, rrf, weighted_sum
 from qa.index import open_index
+from qa.lexical import top
 from qa.search import Filters, answer_type_match, is_follow_up, named_dates, named_sources
 
 
@@ -145,6 +147,15 @@ def test_fusion_functions():
     assert weighted_sum([({1: 1.0}, 0.3), ({1: 1.0, 2: 0.5}, 0.7)]) == pytest.approx({1: 1.0, 2: 0.35})
     assert recency_factor(10, 10) == 0.5 and recency_factor(10, 0) == 1.0
     assert coverage({"a": 1.0, "b": 3.0}, {"b", "c"}) == 0.75
+
+
+def test_lexical_top_ranks_only_matching_and_allowed_chunks():
+    scores = np.array([0.0, 3.0, 1.0, 0.0, 2.0, 5.0], dtype=np.float32)
+    assert top(scores, 2) == {5: 5.0, 1: 3.0}
+    assert top(scores, 10) == {1: 3.0, 2: 1.0, 4: 2.0, 5: 5.0}  # zero scores are not candidates
+    assert top(scores, 1, among=np.array([0, 2, 4])) == {4: 2.0}  # the filter comes before the cut
+    assert top(scores, 3, among=np.array([0, 3])) == {}
+    assert top(scores, 0) == {}
 
 
 def test_query_understanding():
