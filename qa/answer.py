@@ -19,7 +19,7 @@ from .fusion import coverage
 from .index import IndexVersion
 from .lexical import terms
 from .models import AnswerSentence, Article, Citation, Passage, Result, Span
-from .search import Filters, Hit, Query, Retriever, answer_type_match, is_follow_up
+from .search import Filters, Hit, Query, Retriever, answer_type_match, clauses, is_follow_up
 from .store import ChunkRow
 
 QUERY_CACHE_SIZE = 1024
@@ -82,22 +82,34 @@ class Answerer:
         histories = histories or [()] * len(questions)
         # A follow-up is searched with its conversation's last question; others stand alone.
         contexts = [h[-1] if h and is_follow_up(q) else None for q, h in zip(questions, histories)]
-        vecs = self.vectors(list(questions) + [c for c in contexts if c])
-        context_vecs = iter(vecs[len(questions):])
+        parts = [self._parts(q) for q in questions]
+        embed_parts = self.cfg.clause_vectors and self.cfg.mode != "bm25"
+        # One model call: the questions, then per question its context and its clauses.
+        extra = [t for c, ps in zip(contexts, parts) for t in ([c] if c else []) + (list(ps) if embed_parts else [])]
+        vecs = self.vectors(list(questions) + extra)
+        extra_vecs = iter(vecs[len(questions):])
         results = []
-        for question, context, own_vec in zip(questions, contexts, vecs):
+        for question, context, own_vec, own_parts in zip(questions, contexts, vecs, parts):
             own_terms = terms(question)
             own_weights = {t: self.index.lexical.idf(t) for t in own_terms}
             qvec, qterms, weights = own_vec, own_terms, own_weights
             if context:  # retrieval sees the topic of the conversation ...
-                qvec = _normalize(own_vec + self.cfg.history_weight * next(context_vecs))
+                qvec = _normalize(own_vec + self.cfg.history_weight * next(extra_vecs))
                 qterms = own_terms + [t for t in terms(context) if t not in own_terms]
                 weights = {t: self.index.lexical.idf(t) for t in qterms}
-            query = Query(question, qvec, qterms, filters or Filters(), weights)
+            part_vecs = np.stack([next(extra_vecs) for _ in own_parts]) if embed_parts and own_parts else None
+            query = Query(question, qvec, qterms, filters or Filters(), weights, own_parts, part_vecs)
             # ... while the answer sentence is the one that answers the question itself.
             own = Query(question, own_vec, own_terms, query.filters, own_weights)
             results.append(self._result(query, own, self.retriever.search(query, k), started))
         return results
+
+    def _parts(self, question: str) -> tuple[str, ...]:
+        """The clauses searched on their own: none for a one-part question."""
+        if not self.cfg.clause_weight or self.cfg.mode == "dense":
+            return ()
+        parts = clauses(question)
+        return tuple(parts) if len(parts) > 1 else ()
 
     def confidence(self, query: Query, hits: list[Hit]) -> float:
         """Evidence that the passages answer: the best cosine, plus how much of the question

@@ -29,8 +29,9 @@ class ModelConfig:
 
 @dataclass
 class ChunkingConfig:
-    # Budget in the model's own word pieces; capped by the model's max_seq_length.
-    max_tokens: int = 200
+    # Budget in the model's own word pieces; capped by the model's max_seq_length (MiniLM:
+    # 256, less its 2 special tokens). MultiHop-RAG's own chunks are 256 tokens.
+    max_tokens: int = 256
     overlap_sentences: int = 1
     # Prefix each chunk with a "title | outlet | date" line for embedding and BM25 only
     # (the returned passage never includes it).
@@ -73,15 +74,28 @@ class SearchConfig:
     mode: str = "hybrid"
     # How hybrid rankings combine: minmax (weighted, scores scaled per question) or rrf.
     fusion: str = "minmax"
-    dense_weight: float = 0.35
+    dense_weight: float = 0.5
     rrf_k: int = 60
     # Candidates each retriever contributes before fusion, boosts and de-duplication.
     candidates: int = 100
+    # Dense score in the fusion = (1 - w) x the chunk's cosine + w x its best sentence's
+    # cosine (sentence vectors are stored at build time): one matching sentence counts
+    # even when the rest of the chunk is about something else. Above 0, every candidate,
+    # also one only BM25 found, gets its cosines instead of being fused as the lowest.
+    sentence_weight: float = 1.0
     # Collapse a passage whose words mostly repeat a better one (overlap or republished text).
     dedupe: bool = True
     duplicate_jaccard: float = 0.6
     # Passages per article at most (0: no cap).
     max_per_article: int = 0
+    # Each passage already shown from an article lowers that article's next ones by this
+    # share of the best score (0: off): other articles get room near the top.
+    article_penalty: float = 0.05
+    # Weight of the clause score: a many-part question's clauses are also searched one by
+    # one, so a chunk that answers one part well ranks high (0: off). Needs BM25 (hybrid or
+    # bm25 mode); with clause_vectors each clause is also embedded (one more model call).
+    clause_weight: float = 0.4
+    clause_vectors: bool = False
     # Fused-score bonus for articles whose outlet, or month and year, the question names.
     metadata_boost: float = 0.4
     # Favour newer articles: score halves every this many days of age (0: off).
@@ -95,7 +109,7 @@ class SearchConfig:
     # The service abstains when its confidence (best cosine among the top 3 passages +
     # coverage_weight x the largest IDF-weighted share of the question's terms one of them
     # contains) is below min_score. Chosen with `qa eval --sweep` on eval/seed.jsonl.
-    min_score: float = 0.22
+    min_score: float = 0.15
     coverage_weight: float = 0.75
 
 
@@ -191,8 +205,9 @@ def _check(cfg: Config) -> None:
                                 ("search.fusion", cfg.search.fusion, ("minmax", "rrf"))):
         if value not in allowed:
             raise ConfigError(f"config: '{key}' must be one of {', '.join(allowed)}")
-    if not 0.0 <= cfg.search.dense_weight <= 1.0:
-        raise ConfigError("config: 'search.dense_weight' must be between 0 and 1")
+    for key in ("dense_weight", "sentence_weight", "article_penalty", "clause_weight"):
+        if not 0.0 <= getattr(cfg.search, key) <= 1.0:
+            raise ConfigError(f"config: 'search.{key}' must be between 0 and 1")
     if not 1 <= cfg.search.top_k <= 50:
         raise ConfigError("config: 'search.top_k' must be between 1 and 50")
     if cfg.index.keep_versions < 1:

@@ -7,6 +7,7 @@ names come from the index's own metadata, so nothing is guessed or generated.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -49,6 +50,9 @@ class Query:
     filters: Filters = field(default_factory=Filters)
     # IDF of each distinct term: how much finding it in a text counts.
     weights: dict[str, float] = field(default_factory=dict)
+    # The clauses of a many-part question, each also searched on its own, and their vectors.
+    parts: tuple[str, ...] = ()
+    part_vectors: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,23 @@ def named_dates(question: str) -> list[str]:
     found = [f"{y}-{_MONTHS.index(m.lower()) + 1:02d}-{int(d):02d}" for m, d, y in _FULL_DATE.findall(question)]
     found += [f"{y}-{_MONTHS.index(m.lower()) + 1:02d}" for m, y in _MONTH_YEAR.findall(question)]
     return found + _ISO_DATE.findall(question)
+
+
+_CLAUSE_BREAK = re.compile(r"[,;:?]\s*|\s+(?:and|while|whereas|but|or|whose|which|who|that)\s+", re.IGNORECASE)
+
+
+def clauses(question: str) -> list[str]:
+    """The parts of a many-part question, split at punctuation and conjunctions; a part with
+    fewer than two content terms joins the next one."""
+    parts, pending = [], ""
+    for piece in _CLAUSE_BREAK.split(question):
+        pending = f"{pending} {piece}".strip()
+        if len(terms(pending)) >= 2:
+            parts.append(pending)
+            pending = ""
+    if pending and parts:
+        parts[-1] = f"{parts[-1]} {pending}"
+    return parts
 
 
 def named_sources(question: str, sources: list[str]) -> list[str]:
@@ -109,27 +130,55 @@ class Retriever:
         return self.index.store.chunk_ids_where(date_from=filters.date_from, date_to=filters.date_to,
                                                 sources=filters.sources, doc_ids=filters.doc_ids)
 
-    def _dense(self, query: Query, n: int, allowed: np.ndarray | None) -> dict[int, float]:
+    def _dense(self, vector: np.ndarray, n: int, allowed: np.ndarray | None) -> dict[int, float]:
         if self.index.vectors.ntotal == 0 or (allowed is not None and not len(allowed)):
             return {}
-        scores, ids = vector_search(self.index.vectors, query.vector[None, :], n, allowed)
+        scores, ids = vector_search(self.index.vectors, vector[None, :], n, allowed)
         return {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
 
-    def _candidates(self, query: Query, allowed: np.ndarray | None) -> tuple[dict[int, float], dict[int, float]]:
+    def _candidates(self, query: Query, allowed: np.ndarray | None
+                    ) -> tuple[dict[int, float], dict[int, float], list[np.ndarray]]:
+        """Dense and BM25 candidates, with their scores for the whole question, and each
+        clause's BM25 scores of every chunk."""
         n, mode = self.cfg.candidates, self.cfg.mode
-        dense = self._dense(query, n, allowed) if mode != "bm25" else {}
+        dense = self._dense(query.vector, n, allowed) if mode != "bm25" else {}
         scores = self.index.lexical.scores(query.terms) if mode != "dense" else None
         lexical = lexical_top(scores, n, allowed) if scores is not None else {}
+        part_scores = [self.index.lexical.scores(terms(p)) for p in query.parts] if scores is not None else []
+        if query.parts:
+            # Each clause brings its own best chunks too.
+            each = max(10, n // len(query.parts))
+            found = [c for a in part_scores for c in lexical_top(a, each, allowed)]
+            if query.part_vectors is not None and mode != "bm25":
+                found += [c for v in query.part_vectors for c in self._dense(v, each, allowed)]
+            for c in found:
+                if scores is not None:
+                    lexical.setdefault(c, float(scores[c]))
         named = named_sources(query.text, self.sources)
         if named and self.cfg.metadata_boost > 0:
             # Make sure the named outlets' best chunks compete, even if they rank low overall.
             own = self._source_chunks(tuple(named))
             own = np.intersect1d(own, allowed) if allowed is not None else own
             if mode != "bm25":
-                dense.update(self._dense(query, max(10, n // 5), own))
+                dense.update(self._dense(query.vector, max(10, n // 5), own))
             if scores is not None:
                 lexical.update(lexical_top(scores, max(10, n // 5), own))
-        return dense, lexical
+        return dense, lexical, part_scores
+
+    def _by_part(self, query: Query, ids: list[int], part_scores: list[np.ndarray],
+                 sentences: dict[int, np.ndarray]) -> dict[int, float]:
+        """A chunk's best score for any one clause: its BM25 score for the clause relative to
+        the clause's best chunk, fused with its best sentence's cosine to the clause."""
+        best: dict[int, float] = {}
+        for i, scores in enumerate(part_scores):
+            hi = float(scores.max()) or 1.0
+            part = {c: float(scores[c]) / hi for c in ids}
+            if query.part_vectors is not None and sentences:
+                cos = minmax({c: float((sentences[c] @ query.part_vectors[i]).max()) for c in ids if c in sentences})
+                part = weighted_sum([(cos, self.cfg.dense_weight), (part, 1 - self.cfg.dense_weight)])
+            for c, v in part.items():
+                best[c] = max(best.get(c, 0.0), v)
+        return best
 
     def fuse(self, dense: dict[int, float], lexical: dict[int, float]) -> dict[int, float]:
         cfg = self.cfg
@@ -164,17 +213,35 @@ class Retriever:
 
     def search(self, query: Query, k: int) -> list[Hit]:
         """The k best chunks, near-duplicates collapsed and per-article cap applied."""
+        cfg = self.cfg
         allowed = self.allowed(query.filters)
-        dense, lexical = self._candidates(query, allowed)
-        fused = self.fuse(dense, lexical)
-        if not fused:
+        dense, lexical, part_scores = self._candidates(query, allowed)
+        ids = sorted(dense.keys() | lexical.keys())
+        if not ids:
             return []
+        if cfg.mode != "bm25" and (cfg.sentence_weight or part_scores):
+            dense.update(self._cosines(query, [c for c in ids if c not in dense]))
+        wants_sentences = cfg.mode != "bm25" and (cfg.sentence_weight or query.part_vectors is not None)
+        sentences = self.index.store.sentence_vectors(ids) if wants_sentences else {}
+        fused = self.fuse(self._sentence_mix(query, dense, sentences), lexical)
+        if part_scores:
+            by_part = self._by_part(query, ids, part_scores, sentences)
+            w = cfg.clause_weight
+            fused = {c: (1 - w) * f + w * by_part.get(c, 0.0) for c, f in fused.items()}
         meta = self.index.store.chunk_meta(fused)
         fused = self._boost(query, fused, meta)
         ranked = sorted(fused, key=lambda c: (-fused[c], c))
         missing = [c for c in ranked[: k * 4] if c not in dense]
         dense.update(self._cosines(query, missing))
         return self._diversify(ranked, fused, dense, lexical, meta, k)
+
+    def _sentence_mix(self, query: Query, dense: dict[int, float],
+                      sentences: dict[int, np.ndarray]) -> dict[int, float]:
+        w = self.cfg.sentence_weight
+        if not w:
+            return dense
+        return {c: (1 - w) * s + w * float((sentences[c] @ query.vector).max()) if c in sentences else s
+                for c, s in dense.items()}
 
     def _cosines(self, query: Query, ids: list[int]) -> dict[int, float]:
         """Exact cosine for candidates only the lexical side found (abstention needs it)."""
@@ -188,25 +255,36 @@ class Retriever:
 
     def _diversify(self, ranked: list[int], fused: dict[int, float], dense: dict[int, float],
                    lexical: dict[int, float], meta: dict, k: int) -> list[Hit]:
+        """Walk the ranking best first, skipping near-duplicates and chunks over the per-article
+        cap; each passage already kept from an article lowers that article's next ones by
+        `article_penalty` x the best score, so one article does not fill the top."""
         cfg = self.cfg
         kept: list[Hit] = []
         kept_terms: list[set[str]] = []
         per_article: dict[str, int] = {}
+        penalty = cfg.article_penalty * max(abs(fused[ranked[0]]), 1e-9) if ranked else 0.0
+        # (-score as last computed, rank, chunk id, the article's count it was computed at)
+        heap = [(-fused[c], r, c, 0) for r, c in enumerate(ranked)]
+        rows: dict[int, ChunkRow] = {}
         block = max(k * 4, 20)
-        for lo in range(0, len(ranked), block):
-            rows = self.index.store.chunks(ranked[lo:lo + block])
-            for cid in ranked[lo:lo + block]:
-                row = rows[cid]
-                if cfg.max_per_article and per_article.get(row.doc_id, 0) >= cfg.max_per_article:
-                    continue
-                words = frozenset(terms(row.text))
-                if cfg.dedupe and any(jaccard(words, other) >= cfg.duplicate_jaccard for other in kept_terms):
-                    continue
-                kept_terms.append(words)
-                per_article[row.doc_id] = per_article.get(row.doc_id, 0) + 1
-                kept.append(Hit(row, fused[cid], dense.get(cid, 0.0), lexical.get(cid, 0.0), words))
-                if len(kept) == k:
-                    return kept
+        while heap and len(kept) < k:
+            neg, rank, cid, seen = heapq.heappop(heap)
+            doc = meta[cid][0]
+            count = per_article.get(doc, 0)
+            if penalty and count != seen:  # its article gained a passage since: score it again
+                heapq.heappush(heap, (-(fused[cid] - penalty * count), rank, cid, count))
+                continue
+            if cfg.max_per_article and count >= cfg.max_per_article:
+                continue
+            if cid not in rows:
+                rows.update(self.index.store.chunks(ranked[rank:rank + block]))
+            row = rows[cid]
+            words = frozenset(terms(row.text))
+            if cfg.dedupe and any(jaccard(words, other) >= cfg.duplicate_jaccard for other in kept_terms):
+                continue
+            kept_terms.append(words)
+            per_article[doc] = count + 1
+            kept.append(Hit(row, fused[cid] - penalty * count, dense.get(cid, 0.0), lexical.get(cid, 0.0), words))
         return kept
 
 _REFERRING = re.compile(

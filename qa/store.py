@@ -123,6 +123,20 @@ class MetaStore:
         vecs = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows]) if rows else np.zeros((0, 0))
         return segs, vecs
 
+    def sentence_vectors(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of each chunk's sentences, in one query for all the chunks."""
+        ids = [int(i) for i in chunk_ids]
+        if not ids:
+            return {}
+        rows = self._conn().execute(
+            "SELECT c.chunk_id, s.vec FROM chunks c JOIN segments s ON s.doc_id = c.doc_id "
+            "AND s.seg_no BETWEEN c.seg_first AND c.seg_last "
+            f"WHERE c.chunk_id IN ({','.join('?' * len(ids))}) ORDER BY c.chunk_id, s.seg_no", ids).fetchall()
+        found: dict[int, list[np.ndarray]] = {}
+        for cid, vec in rows:
+            found.setdefault(cid, []).append(np.frombuffer(vec, dtype=np.float32))
+        return {cid: np.stack(vecs) for cid, vecs in found.items()}
+
     def chunk_ids_where(self, *, date_from: str | None = None, date_to: str | None = None,
                         sources: Sequence[str] = (), doc_ids: Sequence[str] = ()) -> np.ndarray:
         """Sorted ids of the chunks whose article passes every given filter."""

@@ -40,6 +40,7 @@ def test_relative_paths_follow_the_config_file(tmp_path):
     ("search:\n  topk: 3", "unknown setting 'search.topk'"),
     ("search:\n  top_k: five", "must be an integer"),
     ("search:\n  top_k: 0", "between 1 and 50"),
+    ("search:\n  sentence_weight: 1.5", "'search.sentence_weight' must be between 0 and 1"),
     ("search:\n  min_score: high", "must be a number"),
     ("model:\n  offline: maybe", "true or false"),
     ("chunking:\n  max_tokens: 4", "at least 16"),

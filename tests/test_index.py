@@ -20,7 +20,9 @@ def test_manifest_describes_the_build(seed_config):
     assert manifest["format_version"] == 1
     assert manifest["model"] == seed_config.model.name and manifest["dimension"] == 384
     assert manifest["counts"]["articles"] == 5 and manifest["counts"]["chunks"] > 5
-    assert manifest["chunking"] == {"max_tokens": 200, "overlap_sentences": 1, "header": True}
+    # The budget is capped by the model: 256 word pieces less [CLS] and [SEP].
+    assert manifest["chunking"] == {"max_tokens": min(seed_config.chunking.max_tokens, 254),
+                                    "overlap_sentences": 1, "header": True}
     assert len(manifest["corpus_fingerprint"]) == 64 and manifest["built_at"]
     assert {"vectors.faiss", "meta.sqlite", "bm25/vocab.index.json"} <= set(manifest["files"])
     index = open_index(seed_config.index_dir, model=seed_config.model.name)

@@ -14,7 +14,7 @@ from qa.build import build_index
 from qa.fusion import coverage, jaccard, minmax, recency_factor, rrf, weighted_sum
 from qa.index import open_index
 from qa.lexical import top
-from qa.search import Filters, answer_type_match, is_follow_up, named_dates, named_sources
+from qa.search import Filters, answer_type_match, clauses, is_follow_up, named_dates, named_sources
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +126,36 @@ def test_republished_text_is_collapsed(republished, encoder):
     assert {p.citation.doc_id for p in off.passages} >= {"copy", "001_29f152ea19aaed47"}
 
 
+def test_article_penalty_makes_room_for_other_articles(answerer):
+    question = "Where was the conference on the Karabakh heritage held?"
+    plain = dataclasses.replace(answerer.cfg, article_penalty=0.0)
+    spread = dataclasses.replace(answerer.cfg, article_penalty=1.0)
+    def docs(cfg):
+        return [p.citation.doc_id for p in Answerer(answerer.index, answerer.encoder, cfg).ask(question, 5).passages]
+    assert len(set(docs(plain))) < 5  # the conference article fills most of the top ...
+    spread_docs = docs(spread)
+    assert len(set(spread_docs)) == 5  # ... a full penalty shows every article once first
+    assert spread_docs[0] == docs(plain)[0]  # and the best passage stays first
+
+
+def test_each_clause_of_a_many_part_question_is_searched(answerer):
+    """With the clause score alone, the best chunk of each clause comes first."""
+    question = "How many people died in the Khojaly massacre, and which documentary film was shown in Sarajevo?"
+    cfg = dataclasses.replace(answerer.cfg, clause_weight=1.0, article_penalty=0.0, min_score=float("-inf"))
+    joined = " ".join(texts(Answerer(answerer.index, answerer.encoder, cfg).ask(question, 3)))
+    assert "613 people" in joined and "Ice Statue and Iron Fist" in joined
+
+
+def test_sentence_vectors_are_the_stored_segments(answerer):
+    store = answerer.index.store
+    rows = store.chunks(range(4))
+    found = store.sentence_vectors(rows)
+    for cid, row in rows.items():
+        segs, vecs = store.segments(row.doc_id, row.seg_first, row.seg_last)
+        assert found[cid].shape == (row.seg_last - row.seg_first + 1, answerer.encoder.dim)
+        np.testing.assert_array_equal(found[cid], vecs)
+
+
 def test_per_article_cap(republished, encoder):
     result = answerer_for(republished, encoder, max_per_article=1).ask("Khojaly genocide commemoration", 5)
     docs = [p.citation.doc_id for p in result.passages]
@@ -163,6 +193,10 @@ def test_query_understanding():
     assert named_dates("on February 24, 2023") == ["2023-02-24"]
     assert named_sources("What did AzerNEWS report?", ["AzerNEWS", "Trend"]) == ["AzerNEWS"]
     assert named_sources("what is the trend in prices?", ["Trend"]) == []
+    assert clauses("Which company, known for e-readers and for invite-only deals, was sued by the FTC?") == [
+        "Which company", "known for e-readers", "for invite-only deals", "was sued by the FTC"]
+    assert clauses("How many people died in the Khojaly massacre?") == ["How many people died in the Khojaly massacre"]
+    assert clauses("Why?") == []  # nothing to search on its own
     assert is_follow_up("And how many were maimed?") and is_follow_up("Who spoke there?")
     assert not is_follow_up("Which documentary film was shown in Sarajevo?")
     assert answer_type_match("How many died?", "613 people died") == 1.0
