@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
 from qa.build import build_index
 from qa.errors import IndexUnavailable, IngestError
 from qa.index import open_index
-from qa.manifest import MANIFEST
+from qa import manifest as manifest_module
+from qa.manifest import MANIFEST, read_manifest
 from qa.versions import current_version
 from conftest import make_config
 
@@ -51,6 +53,29 @@ def test_damaged_file_is_refused(tmp_path, encoder):
         fh.write(b"\xff\xff\xff\xff")
     with pytest.raises(IndexUnavailable, match=r"damaged \(checksum mismatch\): .*vectors.faiss"):
         open_index(cfg.index_dir, model=cfg.model.name)
+
+
+def test_checksums_are_not_recomputed_for_files_unchanged_since(tmp_path, encoder, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.txt").write_text("The harbour reopened on Monday after repairs. Ships returned at once.")
+    cfg = make_config(tmp_path, data)
+    build_index(cfg, encoder=encoder, progress=False)
+    version = current_version(cfg.index_dir)
+    time.sleep(0.2)  # past the racy window: the next full check leaves a stamp every file passes
+    read_manifest(version)
+    hashed = []
+    real_digest = manifest_module.file_digest
+    monkeypatch.setattr(manifest_module, "file_digest", lambda path: hashed.append(path.name) or real_digest(path))
+    read_manifest(version)
+    assert hashed == []  # every file's stat matched the stamp
+    meta = version / "meta.sqlite"
+    raw = bytearray(meta.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    meta.write_bytes(bytes(raw))  # same size, new content
+    with pytest.raises(IndexUnavailable, match=r"damaged \(checksum mismatch\): .*meta.sqlite"):
+        read_manifest(version)
+    assert hashed == ["meta.sqlite"]  # only the rewritten file was hashed again
 
 
 def test_rebuild_publishes_a_new_version_and_prunes(tmp_path, encoder):
