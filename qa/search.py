@@ -105,7 +105,7 @@ class Retriever:
     def __init__(self, index: IndexVersion, cfg: SearchConfig):
         self.index = index
         self.cfg = cfg
-        self._by_source: dict[tuple[str, ...], np.ndarray] = {}
+        self._by_source: dict[str, np.ndarray] = {}
 
     @cached_property
     def sources(self) -> list[str]:
@@ -117,12 +117,13 @@ class Retriever:
         return dt.date.fromisoformat(latest) if latest else None
 
     def _source_chunks(self, sources: tuple[str, ...]) -> np.ndarray:
-        """Chunk ids of the named outlets, read once per index version (large for big outlets).
-
-        Kept on the instance, not in a class-level cache, so a replaced version is freed."""
-        if sources not in self._by_source:
-            self._by_source[sources] = self.index.store.chunk_ids_where(sources=sources)
-        return self._by_source[sources]
+        """Chunk ids of the named outlets. Each outlet's ids are read once per index version
+        (any combination of outlets reuses them) and kept on the instance, not in a
+        class-level cache, so a replaced version is freed."""
+        for source in sources:
+            if source not in self._by_source:
+                self._by_source[source] = self.index.store.chunk_ids_where(sources=(source,))
+        return np.concatenate([self._by_source[s] for s in sources]) if sources else np.zeros(0, np.int64)
 
     def allowed(self, filters: Filters) -> np.ndarray | None:
         if not filters:
