@@ -28,6 +28,7 @@ def main() -> None:
     ap.add_argument("--articles", type=int, default=609, help="MultiHop-RAG articles to build (all: 609)")
     ap.add_argument("--sizes", default="10000,100000,1000000", help="chunk counts of the scale part")
     ap.add_argument("--sq8-above", type=int, default=500000, help="scale indexes above this use vectors.sq8")
+    ap.add_argument("--mmap-above", type=int, default=500000, help="scale indexes above this use vectors.mmap")
     ap.add_argument("--seconds", type=int, default=20, help="duration of each throughput level")
     ap.add_argument("--workers", type=int, default=2, help="server workers of the throughput part")
     ap.add_argument("--threads", type=int, default=4, help="threads per worker of the throughput part")
@@ -47,7 +48,7 @@ def main() -> None:
     runners = {
         "build": lambda: build.run(args.work, args.articles),
         "latency": lambda: scale.latency(args.work),
-        "scale": lambda: scale.scale(args.work, sizes, args.sq8_above),
+        "scale": lambda: scale.scale(args.work, sizes, args.sq8_above, args.mmap_above),
         "throughput": lambda: throughput.run(args.work, args.seconds, args.workers, args.threads),
         "profile": lambda: profile.run(args.work),
         "update": lambda: update.run(args.work, results.get("build", {}).get("build_s")),

@@ -116,13 +116,14 @@ def latency(work: Path) -> dict:
     return measure(work / "index", write_config(work))
 
 
-def scale(work: Path, sizes: list[int], sq8_above: int) -> dict:
+def scale(work: Path, sizes: list[int], sq8_above: int, mmap_above: int) -> dict:
     real = real_vectors(work / "index")
     results = {}
     for size in sizes:
         target = work / f"index-{size}"
         shutil.rmtree(target, ignore_errors=True)
-        config = write_config(work, index_dir=str(target), vectors={"sq8": size > sq8_above})
+        config = write_config(work, index_dir=str(target),
+                              vectors={"sq8": size > sq8_above, "mmap": size > mmap_above})
         vectors = synthetic(real, size)
         built = write_version(work / "index", target, vectors, config)
         results[str(size)] = {**measure(target, config, exact_vectors=vectors), **built,

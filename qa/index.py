@@ -36,8 +36,10 @@ class IndexVersion:
 def open_index(index_dir: Path, *, model: str, vectors: VectorsConfig | None = None) -> IndexVersion:
     """Load and verify the current version; a mismatch says to rebuild.
 
-    `vectors` gives the search parameters (nprobe, efSearch) and whether to memory-map.
+    `vectors` gives the search parameters (nprobe, efSearch) and whether to memory-map the
+    vector codes and the BM25 arrays (pages then count only once a question touches them).
     """
+    mmap = bool(vectors and vectors.mmap)
     version = current_version(index_dir)
     manifest = read_manifest(version)
     if manifest.get("model") != model:
@@ -46,7 +48,7 @@ def open_index(index_dir: Path, *, model: str, vectors: VectorsConfig | None = N
     try:
         vectors = load_vectors(version / VECTORS_FILE, vectors)
         store = MetaStore(version / META_FILE)
-        lexical = Lexical(version / BM25_DIR)
+        lexical = Lexical(version / BM25_DIR, mmap=mmap)
     except Exception as exc:  # faiss raises RuntimeError, sqlite DatabaseError: same fix
         raise IndexUnavailable(f"index {version} cannot be opened ({exc}); {REBUILD}") from None
     if vectors.ntotal != manifest["counts"]["chunks"] or vectors.d != manifest["dimension"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 import pytest
 
 from qa.build import build_index
@@ -76,6 +77,17 @@ def test_checksums_are_not_recomputed_for_files_unchanged_since(tmp_path, encode
     with pytest.raises(IndexUnavailable, match=r"damaged \(checksum mismatch\): .*meta.sqlite"):
         read_manifest(version)
     assert hashed == ["meta.sqlite"]  # only the rewritten file was hashed again
+
+
+def test_memory_mapped_index_gives_the_same_scores(seed_config):
+    from qa.config import VectorsConfig
+
+    loaded = open_index(seed_config.index_dir, model=seed_config.model.name)
+    mapped = open_index(seed_config.index_dir, model=seed_config.model.name, vectors=VectorsConfig(mmap=True))
+    assert isinstance(mapped.lexical.model.scores["data"], np.memmap)
+    assert not isinstance(loaded.lexical.model.scores["data"], np.memmap)
+    query = ["khojali", "genocid", "commemor"]
+    np.testing.assert_array_equal(mapped.lexical.scores(query), loaded.lexical.scores(query))
 
 
 def test_rebuild_publishes_a_new_version_and_prunes(tmp_path, encoder):
