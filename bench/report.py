@@ -145,12 +145,12 @@ def write(r: dict, path: Path, notes: Path | None = None) -> None:
     p = r.get("profile")
     lines = [
         "# Performance", "",
-        f"Measured with `{COMMAND}` (parts: `--only build,latency,scale,throughput,profile,update`, scale sizes: "
+        f"Measured with `{COMMAND}` (parts: `--only build,latency,scale,throughput,profile,update,backends`, scale sizes: "
         "`--sizes 10000,100000,1000000`). Figures are stored in `docs/performance.json`; this page is rewritten "
         "from them.", "",
         f"**Machine:** {mc.get('cores')} cores, {mc.get('cpu')}, {mc.get('memory_gb')} GB memory, no GPU; "
-        f"Python {mc.get('python')}. Other engineers were running test suites on the same 2 cores during these "
-        "runs: the load average is given with each part, and a loaded machine inflates every figure.", "",
+        f"Python {mc.get('python')}. The load average is given with each part: other work on the same 2 cores "
+        "inflates every figure.", "",
         "## Targets", "", *_targets(r), "",
         "## Build (MultiHop-RAG articles)", "", *_build(r), "",
         "## Query latency and scale", "",
