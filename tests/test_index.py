@@ -42,13 +42,17 @@ def test_missing_index_says_to_build(tmp_path):
         open_index(tmp_path, model="m")
 
 
-def test_damaged_file_is_refused(tmp_path, encoder):
+def _one_article_index(tmp_path, encoder):
     data = tmp_path / "data"
     data.mkdir()
     (data / "a.txt").write_text("The harbour reopened on Monday after repairs. Ships returned at once.")
     cfg = make_config(tmp_path, data)
     build_index(cfg, encoder=encoder, progress=False)
-    version = current_version(cfg.index_dir)
+    return cfg, current_version(cfg.index_dir)
+
+
+def test_damaged_file_is_refused(tmp_path, encoder):
+    cfg, version = _one_article_index(tmp_path, encoder)
     with (version / "vectors.faiss").open("r+b") as fh:
         fh.seek(60)
         fh.write(b"\xff\xff\xff\xff")
@@ -57,12 +61,7 @@ def test_damaged_file_is_refused(tmp_path, encoder):
 
 
 def test_checksums_are_not_recomputed_for_files_unchanged_since(tmp_path, encoder, monkeypatch):
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "a.txt").write_text("The harbour reopened on Monday after repairs. Ships returned at once.")
-    cfg = make_config(tmp_path, data)
-    build_index(cfg, encoder=encoder, progress=False)
-    version = current_version(cfg.index_dir)
+    _, version = _one_article_index(tmp_path, encoder)
     time.sleep(0.2)  # past the racy window: the next full check leaves a stamp every file passes
     read_manifest(version)
     hashed = []
