@@ -145,16 +145,16 @@ class Retriever:
         dense = self._dense(query.vector, n, allowed) if mode != "bm25" else {}
         scores = self.index.lexical.scores(query.terms) if mode != "dense" else None
         lexical = lexical_top(scores, n, allowed) if scores is not None else {}
+        # Clause search needs BM25 (the Answerer gives no clauses in dense mode).
         part_scores = [self.index.lexical.scores(terms(p)) for p in query.parts] if scores is not None else []
-        if query.parts:
-            # Each clause brings its own best chunks too.
-            each = max(10, n // len(query.parts))
+        if part_scores:
+            # Each clause brings its own best chunks too, scored for the whole question as well.
+            each = max(10, n // len(part_scores))
             found = [c for a in part_scores for c in lexical_top(a, each, allowed)]
             if query.part_vectors is not None and mode != "bm25":
                 found += [c for v in query.part_vectors for c in self._dense(v, each, allowed)]
             for c in found:
-                if scores is not None:
-                    lexical.setdefault(c, float(scores[c]))
+                lexical.setdefault(c, float(scores[c]))
         named = named_sources(query.text, self.sources)
         if named and self.cfg.metadata_boost > 0:
             # Make sure the named outlets' best chunks compete, even if they rank low overall.
