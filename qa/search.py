@@ -88,6 +88,11 @@ def clauses(question: str) -> list[str]:
     return parts
 
 
+def best_sentence(sentences: dict[int, np.ndarray], ids, vector: np.ndarray) -> dict[int, float]:
+    """Each chunk's best cosine between `vector` and one of its stored sentence vectors."""
+    return {c: float((sentences[c] @ vector).max()) for c in ids if c in sentences}
+
+
 def named_sources(question: str, sources: list[str]) -> list[str]:
     """Outlets of the index that the question names as proper nouns ("according to TechCrunch")."""
     named = []
@@ -175,7 +180,7 @@ class Retriever:
             hi = float(scores.max()) or 1.0
             part = {c: float(scores[c]) / hi for c in ids}
             if query.part_vectors is not None and sentences:
-                cos = minmax({c: float((sentences[c] @ query.part_vectors[i]).max()) for c in ids if c in sentences})
+                cos = minmax(best_sentence(sentences, ids, query.part_vectors[i]))
                 part = weighted_sum([(cos, self.cfg.dense_weight), (part, 1 - self.cfg.dense_weight)])
             for c, v in part.items():
                 best[c] = max(best.get(c, 0.0), v)
@@ -241,8 +246,8 @@ class Retriever:
         w = self.cfg.sentence_weight
         if not w:
             return dense
-        return {c: (1 - w) * s + w * float((sentences[c] @ query.vector).max()) if c in sentences else s
-                for c, s in dense.items()}
+        best = best_sentence(sentences, dense, query.vector)
+        return {c: (1 - w) * s + w * best[c] if c in best else s for c, s in dense.items()}
 
     def _cosines(self, query: Query, ids: list[int]) -> dict[int, float]:
         """Exact cosine for candidates only the lexical side found (abstention needs it)."""
