@@ -24,7 +24,7 @@ QUERIES = 100
 
 
 def speed(backend: str, texts: list[str]) -> dict:
-    from qa.embed import Encoder
+    from qa.encoder import Encoder
 
     enc = Encoder(ModelConfig(backend=backend))
     enc.encode_chunks(texts[:32], [[] for _ in texts[:32]])

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bench.common import MULTIHOP, qa, write_config
 from bench.raw import encode_rate, version_dir
-from qa.chunk import header_line
-from qa.manifest import MANIFEST
+from qa.indexing.chunk import header_line
+from qa.storage.local.manifest import MANIFEST
 from qa.models import Article
 
 

@@ -12,7 +12,7 @@ REQUESTS = 50
 def run(work: Path, lines: int = 45) -> dict:
     from pyinstrument import Profiler
 
-    from qa.app import create_app
+    from qa.http.app import create_app
     from qa.config import load_config
 
     client = create_app(load_config(write_config(work))).test_client()

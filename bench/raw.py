@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 
 from qa.config import Config
-from qa.embed import resolve_model
+from qa.encoder import resolve_model
 
 
 def model():
@@ -61,6 +61,6 @@ def search_costs(index: faiss.Index, qvecs: np.ndarray, k: int = 10) -> tuple[li
 
 
 def version_dir(index_dir: Path) -> Path:
-    from qa.versions import current_version
+    from qa.storage.local.versions import current_version
 
     return current_version(index_dir)

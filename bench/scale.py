@@ -19,10 +19,10 @@ import numpy as np
 from bench.common import Server, http_latencies, percentiles, questions, warmup_questions, write_config
 from bench.raw import query_costs, search_costs, version_dir
 from qa.config import load_config
-from qa.lexical import BM25_DIR, save_bm25, terms
-from qa.manifest import MANIFEST, write_manifest
-from qa.vectors import VECTORS_FILE, build_vectors, describe, load_vectors, save_vectors
-from qa.versions import new_version_dir, publish
+from qa.storage.local.bm25 import BM25_DIR, save_bm25, terms
+from qa.storage.local.manifest import MANIFEST, write_manifest
+from qa.storage.local.vectors import VECTORS_FILE, build_vectors, describe, load_vectors, save_vectors
+from qa.storage.local.versions import new_version_dir, publish
 
 NOISE = 0.48  # noise norm relative to a unit vector: cosine to the source about 1/sqrt(1+0.48²) = 0.9
 N_QUESTIONS = 200

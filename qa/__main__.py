@@ -1,3 +1,3 @@
-from .cli import main
+from qa.cli import main
 
 main()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from .config import Config, load_config
-from .errors import QAError
+from qa.config import Config, load_config
+from qa.errors import QAError
 
 
 class _Group(click.Group):
@@ -58,7 +58,7 @@ def index() -> None:
 
 
 def _run_build(cfg: Config, strict: bool, reuse: bool = False) -> None:
-    from .build import build_index
+    from qa.indexing.build import build_index
 
     report = build_index(cfg, strict=strict, progress=True, reuse=reuse)
     for skip in report.skipped:
@@ -88,8 +88,8 @@ def index_update(cfg: Config, strict: bool) -> None:
 @common_options
 def index_info(cfg: Config) -> None:
     """Print what the current index's manifest says."""
-    from .manifest import read_manifest
-    from .versions import current_version
+    from qa.storage.local.manifest import read_manifest
+    from qa.storage.local.versions import current_version
 
     click.echo(json.dumps(read_manifest(current_version(cfg.index_dir)), indent=2, sort_keys=True))
 
@@ -129,8 +129,8 @@ def ask(cfg: Config, question: str | None, top_k: int | None, as_json: bool, dat
     Without QUESTION, opens an interactive session: follow-up questions ("And how many of
     them were children?") are searched with the conversation's earlier questions.
     """
-    from .api import validate_filters, validate_question
-    from .service import Service
+    from qa.http.api import validate_filters, validate_question
+    from qa.asking.service import Service
 
     filters = validate_filters({"date_from": date_from, "date_to": date_to, "source": list(sources) or None})
     if question is not None:
@@ -173,12 +173,12 @@ def ask(cfg: Config, question: str | None, top_k: int | None, as_json: bool, dat
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="Threads per worker.")
 def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
     """Serve the web page and the JSON API (gunicorn); builds the index first if there is none."""
-    from .versions import POINTER
+    from qa.storage.local.versions import POINTER
 
     if not (cfg.index_dir / POINTER).exists():
         click.echo(f"no index in {cfg.index_dir}; building it from {cfg.data_dir} first", err=True)
         _run_build(cfg, strict=False)
-    from .serve import run
+    from qa.http.serve import run
 
     server = cfg.server
     run(cfg, host=host or server.host, port=server.port if port is None else port,
@@ -208,7 +208,7 @@ def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep:
           multihop: str | None, subset: str | None, limit: int | None, gold_articles_only: bool,
           chunk_tokens: int | None, keep_index: Path | None) -> None:
     """Measure retrieval, answers and abstention on QUESTIONS.jsonl, or on MultiHop-RAG."""
-    from . import evaluate
+    import qa.evaluation as evaluate
 
     if (questions is None) == (multihop is None):
         raise click.UsageError("give either QUESTIONS.jsonl or --multihop [DIR]")
@@ -226,7 +226,7 @@ def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep:
                                        keep_index=keep_index)
         click.echo(json.dumps(report, indent=2) if as_json else evaluate.format_multihop(report))
         return
-    from .service import Service
+    from qa.asking.service import Service
 
     items = evaluate.load_questions(questions)
     answerer = Service(cfg).answerer()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from typing import Sequence
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,26 @@ class Article:
     date: str | None = None
     source: str | None = None
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions applied before ranking: a date range, outlets (any case), article ids."""
+
+    date_from: str | None = None
+    date_to: str | None = None
+    sources: tuple[str, ...] = ()
+    doc_ids: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.date_from or self.date_to or self.sources or self.doc_ids)
+
+    def within_sources(self, named: Sequence[str]) -> "Filters | None":
+        """These filters further narrowed to the `named` outlets; None when nothing can pass."""
+        if self.sources:
+            wanted = {s.lower() for s in self.sources}
+            named = [s for s in named if s.lower() in wanted]
+        return replace(self, sources=tuple(named)) if named else None
 
 
 @dataclass(frozen=True)

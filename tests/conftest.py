@@ -29,7 +29,7 @@ def make_config(tmp: Path, data_dir: Path, **changes) -> Config:
 
 @pytest.fixture(scope="session")
 def encoder():
-    from qa.embed import Encoder
+    from qa.encoder import Encoder
 
     return Encoder(Config().model)
 
@@ -37,7 +37,7 @@ def encoder():
 @pytest.fixture(scope="session")
 def seed_config(tmp_path_factory, encoder) -> Config:
     """The bundled articles, copied and built once into a temporary index."""
-    from qa.build import build_index
+    from qa.indexing.build import build_index
 
     tmp = tmp_path_factory.mktemp("seed")
     data = tmp / "data"
@@ -49,14 +49,14 @@ def seed_config(tmp_path_factory, encoder) -> Config:
 
 @pytest.fixture(scope="session")
 def seed_service(seed_config, encoder):
-    from qa.service import Service
+    from qa.asking.service import Service
 
     return Service(seed_config, encoder=encoder)
 
 
 @pytest.fixture()
 def app(seed_config, seed_service):
-    from qa.app import create_app
+    from qa.http.app import create_app
 
     app = create_app(seed_config, service=seed_service)
     app.config["TESTING"] = True
@@ -141,7 +141,7 @@ XSS_QUESTION = "What did the banner above the main stage at the harbour festival
 def xss_config(tmp_path_factory, encoder) -> Config:
     """An article whose title and text carry markup, in a non-ASCII subfolder (so its doc_id has
     a '/' and non-ASCII letters): pages must show the markup as text and never run it."""
-    from qa.build import build_index
+    from qa.indexing.build import build_index
 
     tmp = tmp_path_factory.mktemp("xss")
     folder = tmp / "data" / "Ünï festivals"

@@ -24,7 +24,7 @@ QUESTION = "How many people died in the Khojaly massacre?"
 
 def base_index(tmp: Path, encoder) -> Config:
     """The seed articles built in-process into `tmp/index` (the version that must survive)."""
-    from qa.build import build_index
+    from qa.indexing.build import build_index
 
     data = tmp / "data"
     shutil.copytree(SEED_DATA, data)

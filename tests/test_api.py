@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.app import create_app
+from qa.http.app import create_app
 from qa.errors import error_payload
 
 QUESTION = "How many people died in the Khojaly massacre?"

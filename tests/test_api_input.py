@@ -10,9 +10,9 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
-from qa.app import create_app
+from qa.http.app import create_app
 from qa.errors import ConfigError
-from qa.openapi import spec
+from qa.http.openapi import spec
 
 QUESTION = "How many people died in the Khojaly massacre?"
 

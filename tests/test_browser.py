@@ -12,7 +12,7 @@ import yaml
 from conftest import ROOT, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, ServerProcess, make_config
 from playwright.sync_api import Page, expect, sync_playwright
 
-from qa.versions import POINTER
+from qa.storage.local.versions import POINTER
 
 pytestmark = pytest.mark.browser
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from conftest import SEED_DATA
-from qa.chunk import chunk_article
-from qa.ingest import read_corpus
+from qa.indexing.chunk import chunk_article
+from qa.indexing.ingest import read_corpus
 from qa.models import Article
 
 

@@ -55,7 +55,7 @@ def test_bad_config_is_one_clear_error(tmp_path, text, message):
 
 def test_remote_model_needs_offline_false():
     from qa.config import ModelConfig
-    from qa.embed import resolve_model
+    from qa.encoder import resolve_model
 
     with pytest.raises(ConfigError, match="offline"):
         resolve_model(ModelConfig(name="someone/some-model"))

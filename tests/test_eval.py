@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from qa import evaluate as ev
+import qa.evaluation as ev
 from qa.cli import cli
 from qa.config import Config
-from qa.ingest import read_corpus
+from qa.indexing.ingest import read_corpus
 
 from conftest import MULTIHOP, ROOT, SEED_DATA
 

@@ -10,7 +10,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
-from qa.app import create_app
+from qa.http.app import create_app
 
 EXAMPLES = 75  # per operation (GET and POST /api/ask, health, reload): about 300 requests
 

@@ -8,12 +8,12 @@ import time
 import numpy as np
 import pytest
 
-from qa.build import build_index
+from qa.indexing.build import build_index
 from qa.errors import IndexUnavailable, IngestError
-from qa.index import open_index
-from qa import manifest as manifest_module
-from qa.manifest import MANIFEST, read_manifest
-from qa.versions import current_version
+from qa.storage.local.store import open_index
+import qa.storage.local.manifest as manifest_module
+from qa.storage.local.manifest import MANIFEST, read_manifest
+from qa.storage.local.versions import current_version
 from conftest import make_config
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from conftest import MULTIHOP, SEED_DATA
 from qa.errors import IngestError
-from qa.ingest import read_corpus
+from qa.indexing.ingest import read_corpus
 
 LIMIT = 1 << 20
 

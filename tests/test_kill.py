@@ -17,10 +17,10 @@ import requests
 
 from conftest import ServerProcess
 from faults import QUESTION, Build, add_multihop, base_index, hang_up, served_version, slow_motion, wait_for
-from qa.store import META_FILE
-from qa.manifest import MANIFEST, read_manifest
-from qa.vectors import VECTORS_FILE
-from qa.versions import POINTER, VERSIONS, current_version
+from qa.storage.local.meta import META_FILE
+from qa.storage.local.manifest import MANIFEST, read_manifest
+from qa.storage.local.vectors import VECTORS_FILE
+from qa.storage.local.versions import POINTER, VERSIONS, current_version
 
 pytestmark = pytest.mark.e2e
 

@@ -23,7 +23,7 @@ def onnx_cache(tmp_path_factory):
 
 @pytest.mark.parametrize("backend,min_cos", [("onnx", 0.9999), ("onnx-int8", 0.98)])
 def test_onnx_vectors_match_torch(onnx_cache, encoder, backend, min_cos):
-    from qa.embed import Encoder, resolve_model
+    from qa.encoder import Encoder, resolve_model
 
     onnx = Encoder(ModelConfig(backend=backend))
     assert onnx.backend == backend and onnx.name == encoder.name and onnx.dim == encoder.dim
@@ -42,7 +42,7 @@ def test_onnx_vectors_match_torch(onnx_cache, encoder, backend, min_cos):
 
 
 def test_export_happens_once(onnx_cache):
-    from qa.embed import Encoder, resolve_model
+    from qa.encoder import Encoder, resolve_model
 
     Encoder(ModelConfig(backend="onnx"))
     path = cache_dir(resolve_model(ModelConfig())) / "model.onnx"
@@ -52,7 +52,7 @@ def test_export_happens_once(onnx_cache):
 
 
 def test_manifest_records_the_backend_apart_from_the_model(seed_config):
-    from qa.index import open_index
+    from qa.storage.local.store import open_index
 
     manifest = open_index(seed_config.index_dir, model=seed_config.model.name).manifest
     assert manifest["model"] == seed_config.model.name and manifest["model_backend"] == "torch"

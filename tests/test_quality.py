@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 from conftest import SEED_DATA, make_config
-from qa.answer import Answerer
-from qa.build import build_index
-from qa.fusion import coverage, jaccard, minmax, recency_factor, rrf, weighted_sum
-from qa.index import open_index
-from qa.lexical import top
-from qa.search import Filters, answer_type_match, clauses, is_follow_up, named_dates, named_sources
+from qa.asking.answer import Answerer
+from qa.indexing.build import build_index
+from qa.asking.fuse import coverage, jaccard, minmax, recency_factor, rrf, weighted_sum
+from qa.storage.local.store import open_index
+from qa.storage.local.bm25 import top
+from qa.models import Filters
+from qa.asking.retrieve import answer_type_match, clauses, is_follow_up, named_dates, named_sources
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from qa.app import create_app
+from qa.http.app import create_app
 from qa.cli import cli
 from qa.errors import IndexUnavailable
-from qa.manifest import MANIFEST
-from qa.service import Service
-from qa.versions import VERSIONS, build_lock, current_version, publish
+from qa.storage.local.manifest import MANIFEST
+from qa.asking.service import Service
+from qa.storage.local.versions import VERSIONS, build_lock, current_version, publish
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = "How many people died in the Khojaly massacre?"
@@ -227,7 +227,7 @@ def test_hostile_files_are_skipped_and_the_rest_is_indexed_and_cited(tmp_path, e
     """All the bad kinds at once beside the seed articles, through a real build and a question."""
     import os
 
-    from qa.build import build_index
+    from qa.indexing.build import build_index
 
     data = tmp_path / "data"
     shutil.copytree(seed_config.data_dir, data)

@@ -8,8 +8,8 @@ import sqlite3
 import numpy as np
 
 from conftest import SEED_DATA, make_config
-from qa.build import build_index
-from qa.index import open_index
+from qa.indexing.build import build_index
+from qa.storage.local.store import open_index
 
 
 def index_contents(cfg):

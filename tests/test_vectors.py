@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from conftest import make_config
-from qa.build import build_index
+from qa.indexing.build import build_index
 from qa.config import VectorsConfig, load_config
 from qa.errors import ConfigError
-from qa.index import open_index
-from qa.vectors import build_vectors, choose_kind, describe, load_vectors, save_vectors, search
+from qa.storage.local.store import open_index
+from qa.storage.local.vectors import build_vectors, choose_kind, describe, load_vectors, save_vectors, search
 
 
 def clustered(n: int, dim: int = 64, centers: int = 40, seed: int = 0) -> np.ndarray:

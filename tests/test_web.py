@@ -10,12 +10,12 @@ import lxml.html
 import pytest
 from conftest import XSS_IMG, XSS_QUESTION, XSS_SCRIPT, make_config
 
-from qa.app import create_app
+from qa.http.app import create_app
 from qa.config import WebConfig, load_config
 from qa.errors import ConfigError
-from qa.service import Service
-from qa.search import Filters
-from qa.web import ERROR_LEADS, describe_filters, outlets, pieces
+from qa.asking.service import Service
+from qa.models import Filters
+from qa.http.web import ERROR_LEADS, describe_filters, outlets, pieces
 
 QUESTION = "How many people died in the Khojaly massacre?"
 OFF_TOPIC = "What is the capital of France?"

@@ -14,7 +14,7 @@ import signal
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
 
-from .config import Config
+from qa.config import Config
 
 LOG_LEVEL_ENV = "QA_LOG_LEVEL"
 
@@ -43,7 +43,7 @@ class _Server(BaseApplication):
         import faiss
         import torch
 
-        from .app import create_app
+        from qa.http.app import create_app
 
         # Share the cores between workers instead of each one oversubscribing all of them.
         threads = max(1, (os.cpu_count() or 1) // self.options["workers"])

@@ -14,12 +14,12 @@ import os
 import threading
 import weakref
 
-from .answer import Answerer
-from .config import Config
-from .embed import Encoder
-from .errors import IndexUnavailable
-from .index import open_index
-from .versions import VERSIONS, current_version, hold
+from qa.asking.answer import Answerer
+from qa.config import Config
+from qa.encoder import Encoder
+from qa.errors import IndexUnavailable
+from qa.storage.local.store import open_index
+from qa.storage.local.versions import VERSIONS, current_version, hold
 
 log = logging.getLogger(__name__)
 

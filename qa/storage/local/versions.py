@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .errors import IndexUnavailable, QAError
-from .manifest import MANIFEST
+from qa.errors import IndexUnavailable, QAError
+from qa.storage.local.manifest import MANIFEST
 
 POINTER = "CURRENT"
 VERSIONS = "versions"

@@ -13,8 +13,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .config import DEFAULT_MODEL, ModelConfig
-from .errors import ConfigError
+from qa.config import DEFAULT_MODEL, ModelConfig
+from qa.errors import ConfigError
 
 _DEFAULT_ALIASES = {DEFAULT_MODEL, "all-MiniLM-L6-v2"}
 
@@ -55,7 +55,7 @@ class Encoder:
         path = resolve_model(cfg)
         self.model = SentenceTransformer(path, device="cpu")
         if cfg.backend != "torch":
-            from .onnx_backend import use_onnx
+            from qa.onnx_backend import use_onnx
 
             use_onnx(self.model, path, cfg.backend)
         self.tokenizer = self.model.tokenizer

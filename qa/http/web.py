@@ -9,9 +9,9 @@ from flask import Blueprint, abort, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import HTTP_STATUS_CODES
 
-from .api import query_filters, service, validate_question, validate_top_k
-from .errors import BadRequest, QAError
-from .search import Filters
+from qa.http.api import query_filters, service, validate_question, validate_top_k
+from qa.errors import BadRequest, QAError
+from qa.models import Filters
 
 bp = Blueprint("web", __name__)
 

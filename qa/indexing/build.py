@@ -11,18 +11,18 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .cache import EmbeddingCache
-from .chunk import chunk_article, header_line
-from .config import Config
-from .embed import Encoder
-from .errors import IngestError
-from .ingest import read_corpus
-from .lexical import BM25_DIR, build_bm25
-from .manifest import write_manifest
-from .models import Skipped
-from .store import META_FILE, MetaWriter
-from .vectors import VECTORS_FILE, build_vectors, describe, save_vectors
-from .versions import build_lock, new_version_dir, publish
+from qa.storage.local.cache import EmbeddingCache
+from qa.indexing.chunk import chunk_article, header_line
+from qa.config import Config
+from qa.encoder import Encoder
+from qa.errors import IngestError
+from qa.indexing.ingest import read_corpus
+from qa.storage.local.bm25 import BM25_DIR, build_bm25
+from qa.storage.local.manifest import write_manifest
+from qa.models import Skipped
+from qa.storage.local.meta import META_FILE, MetaWriter
+from qa.storage.local.vectors import VECTORS_FILE, build_vectors, describe, save_vectors
+from qa.storage.local.versions import build_lock, new_version_dir, publish
 
 
 @dataclass

@@ -7,7 +7,7 @@ import os
 
 from flask import Blueprint, current_app, jsonify, request
 
-from .errors import IndexUnavailable, NotFound, error_payload
+from qa.errors import IndexUnavailable, NotFound, error_payload
 
 TOKEN_ENV = "QA_ADMIN_TOKEN"
 

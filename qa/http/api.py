@@ -10,8 +10,8 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from .errors import BadRequest, QAError
-from .search import Filters
+from qa.errors import BadRequest, QAError
+from qa.models import Filters
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

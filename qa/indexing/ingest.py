@@ -15,9 +15,9 @@ from typing import Any, Iterator
 
 import yaml
 
-from .errors import IngestError
-from .models import Article, Skipped
-from .text import first_sentence
+from qa.errors import IngestError
+from qa.models import Article, Skipped
+from qa.text import first_sentence
 
 SUPPORTED = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
 

@@ -8,13 +8,13 @@ from typing import Any
 
 import faiss
 
-from .config import VectorsConfig
-from .errors import IndexUnavailable
-from .lexical import BM25_DIR, Lexical
-from .manifest import REBUILD, read_manifest
-from .store import META_FILE, MetaStore
-from .vectors import VECTORS_FILE, load_vectors
-from .versions import current_version
+from qa.config import VectorsConfig
+from qa.errors import IndexUnavailable
+from qa.storage.local.bm25 import BM25_DIR, Lexical
+from qa.storage.local.manifest import REBUILD, read_manifest
+from qa.storage.local.meta import META_FILE, MetaStore
+from qa.storage.local.vectors import VECTORS_FILE, load_vectors
+from qa.storage.local.versions import current_version
 
 
 @dataclass

@@ -7,7 +7,7 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import parse_many
 
-from .errors import ConfigError
+from qa.errors import ConfigError
 
 # The API and the page's server-side answers (GET /?q=...) draw on one allowance per address.
 LIMITED_ENDPOINTS = ("api.ask", "web.home")

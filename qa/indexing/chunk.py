@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .models import Article, Chunk, Segment
-from .text import sentence_spans
+from qa.models import Article, Chunk, Segment
+from qa.text import sentence_spans
 
 
 class Tokenizer(Protocol):

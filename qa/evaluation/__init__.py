@@ -17,13 +17,13 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .answer import Answerer
-from .build import BuildReport, build_index, chunk_settings
-from .config import Config
-from .embed import Encoder
-from .errors import BadRequest, IndexUnavailable, QAError
-from .manifest import read_manifest
-from .versions import current_version
+from qa.asking.answer import Answerer
+from qa.indexing.build import BuildReport, build_index, chunk_settings
+from qa.config import Config
+from qa.encoder import Encoder
+from qa.errors import BadRequest, IndexUnavailable, QAError
+from qa.storage.local.manifest import read_manifest
+from qa.storage.local.versions import current_version
 
 # The SearchConfig field that decides abstention; the sweep and the "rank regardless of
 # abstention" pass set it, so it is named once here.
@@ -72,7 +72,7 @@ def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
 
 def parse_question(record: Any, where: str) -> Question:
     """One JSONL record as a Question, or an error naming the line and the field."""
-    from .api import validate_question
+    from qa.http.api import validate_question
 
     if not isinstance(record, dict):
         raise EvalError(f"{where}: not a JSON object")
@@ -310,7 +310,7 @@ def run_multihop(cfg: Config, path: Path, *, encoder: Encoder | None = None, sub
     the chosen queries cite: fast, for tests, but easier than the real 609-article corpus,
     and the report says so.
     """
-    from .service import Service
+    from qa.asking.service import Service
 
     queries = select_queries(_read_json(path / MULTIHOP_QUERIES), subset, limit)
     corpus_file = path / MULTIHOP_CORPUS

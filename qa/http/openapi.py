@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import Blueprint, jsonify
 
-from .admin import TOKEN_ENV
-from .api import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K
+from qa.http.admin import TOKEN_ENV
+from qa.http.api import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 

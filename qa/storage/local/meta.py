@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .models import Article, Chunk, Segment
+from qa.models import Article, Chunk, Segment
 
 META_FILE = "meta.sqlite"
 

@@ -15,7 +15,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from .config import VectorsConfig
+from qa.config import VectorsConfig
 
 VECTORS_FILE = "vectors.faiss"
 # k-means wants about this many training points per centroid (fewer only triggers a warning).

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import IndexUnavailable
+from qa.errors import IndexUnavailable
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

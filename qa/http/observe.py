@@ -20,7 +20,7 @@ from prometheus_client import (CONTENT_TYPE_LATEST, CollectorRegistry, Counter, 
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 
-from .errors import QAError
+from qa.errors import QAError
 
 log = logging.getLogger("qa.request")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from . import web
-from .config import Config
-from .errors import QAError, error_payload
+from qa.http import web
+from qa.config import Config
+from qa.errors import QAError, error_payload
 
 MAX_BODY_BYTES = 64 * 1024
 # Pages load only the site's own scripts, styles and images: injected markup could not run.
@@ -25,7 +25,7 @@ def _wants_json() -> bool:
 
 def create_app(cfg: Config | None = None, *, service=None) -> Flask:
     """Build the app; the model and index load here, once per process, never per request."""
-    from .service import Service
+    from qa.asking.service import Service
 
     cfg = cfg or Config()
     app = Flask(__name__)
@@ -34,7 +34,7 @@ def create_app(cfg: Config | None = None, *, service=None) -> Flask:
     app.json.sort_keys = False
     app.extensions["qa"] = service or Service(cfg)
 
-    from . import admin, api, observe, openapi, ratelimit
+    from qa.http import admin, api, observe, openapi, ratelimit
 
     app.config["QA_ADMIN_TOKEN"] = admin.admin_token()
     app.register_blueprint(api.bp)

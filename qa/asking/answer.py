@@ -13,14 +13,15 @@ from typing import Sequence
 
 import numpy as np
 
-from .config import SearchConfig
-from .embed import Encoder
-from .fusion import coverage
-from .index import IndexVersion
-from .lexical import terms
-from .models import AnswerSentence, Article, Citation, Passage, Result, Span
-from .search import Filters, Hit, Query, Retriever, answer_type_match, clauses, is_follow_up
-from .store import ChunkRow
+from qa.config import SearchConfig
+from qa.encoder import Encoder
+from qa.asking.fuse import coverage
+from qa.storage.local.store import IndexVersion
+from qa.storage.local.bm25 import terms
+from qa.models import AnswerSentence, Article, Citation, Passage, Result, Span
+from qa.models import Filters
+from qa.asking.retrieve import Hit, Query, Retriever, answer_type_match, clauses, is_follow_up
+from qa.storage.local.meta import ChunkRow
 
 QUERY_CACHE_SIZE = 1024
 

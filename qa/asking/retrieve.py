@@ -14,12 +14,13 @@ from functools import cached_property
 
 import numpy as np
 
-from .config import SearchConfig
-from .fusion import jaccard, minmax, recency_factor, rrf, weighted_sum
-from .index import IndexVersion
-from .lexical import terms, top as lexical_top
-from .store import ChunkRow
-from .vectors import search as vector_search
+from qa.config import SearchConfig
+from qa.models import Filters
+from qa.asking.fuse import jaccard, minmax, recency_factor, rrf, weighted_sum
+from qa.storage.local.store import IndexVersion
+from qa.storage.local.bm25 import terms, top as lexical_top
+from qa.storage.local.meta import ChunkRow
+from qa.storage.local.vectors import search as vector_search
 
 _MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
            "october", "november", "december"]
@@ -27,19 +28,6 @@ _MONTH_RE = "|".join(m.capitalize() for m in _MONTHS)
 _FULL_DATE = re.compile(rf"\b({_MONTH_RE}) (\d{{1,2}}),? (\d{{4}})\b")
 _MONTH_YEAR = re.compile(rf"\b({_MONTH_RE}),? (\d{{4}})\b")
 _ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Restrictions applied before ranking: a date range, outlets, article ids."""
-
-    date_from: str | None = None
-    date_to: str | None = None
-    sources: tuple[str, ...] = ()
-    doc_ids: tuple[str, ...] = ()
-
-    def __bool__(self) -> bool:
-        return bool(self.date_from or self.date_to or self.sources or self.doc_ids)
 
 
 @dataclass(frozen=True)
