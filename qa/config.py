@@ -1,12 +1,15 @@
 """Settings from config.yaml, validated once, as typed dataclasses.
 
 Each setting is defined once, below, with its default, its help and its allowed values;
-the checks read the allowed values from these definitions.
+the checks, config.yaml and README's configuration table are all derived from these
+definitions (`python -m qa.config --yaml` / `--markdown` write the two files).
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,6 +22,12 @@ from qa.validation import MAX_TOP_K
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 VECTOR_KINDS = ("auto", "flat", "hnsw", "ivf")
 MODEL_BACKENDS = ("torch", "onnx", "onnx-int8")
+# config.yaml's one deliberate non-default: questions the bundled articles in data/ answer.
+BUNDLED_EXAMPLES = (
+    "How many people died in the Khojaly massacre?",
+    "Where was the conference on the Karabakh heritage held?",
+    "How many people's fate remains unknown?",
+)
 
 
 def setting(default: Any, help: str, *, choices: tuple[str, ...] = (),
@@ -273,3 +282,62 @@ def load_config(path: str | Path | None = None, *, required: bool = False) -> Co
     )
     _check(cfg)
     return cfg
+
+
+def bundled_config() -> Config:
+    """The values the repository's config.yaml holds: the defaults, plus examples about data/."""
+    return Config(web=WebConfig(examples=list(BUNDLED_EXAMPLES)))
+
+
+def _describe(f: dataclasses.Field) -> str:
+    """A setting's help followed by its allowed values, as both generated files show it."""
+    rule = _rule(f)
+    return f"{f.metadata['help']}; {rule}" if rule else f.metadata["help"]
+
+
+def _plain(value: Any) -> Any:
+    """A setting's value as YAML can write it (paths as strings)."""
+    return str(value) if isinstance(value, Path) else value
+
+
+def render_markdown() -> str:
+    """README's configuration table (setting, default, meaning), so it never drifts from the code."""
+    rows = ["| setting | default | meaning |", "|---|---|---|"]
+    for key, f, value in _settings(Config()):
+        default = yaml.safe_dump([_plain(value)], default_flow_style=True, width=1_000_000).strip()[1:-1]
+        meaning = _describe(f).replace("|", r"\|")
+        rows.append(f"| `{key}` | `{default}` | {meaning} |")
+    return "\n".join(rows) + "\n"
+
+
+def render_yaml(cfg: Config) -> str:
+    """A config file holding `cfg`'s values, each under its help, in the dataclasses' order."""
+    lines = ["# newsqa's settings. Written by `python -m qa.config --yaml` from qa/config.py, where each",
+             "# setting is defined once; all are at their defaults except web.examples.", ""]
+    section = ""
+    for key, f, value in _settings(cfg):
+        parent, _, name = key.rpartition(".")
+        if parent != section:
+            lines += ["", f"{parent}:"]
+            section = parent
+        indent = "  " if parent else ""
+        lines += textwrap.wrap(_describe(f), 96, initial_indent=indent + "# ", subsequent_indent=indent + "# ",
+                               break_long_words=False, break_on_hyphens=False)
+        dumped = yaml.safe_dump({name: _plain(value)}, default_flow_style=False, allow_unicode=True,
+                                width=1_000_000)
+        lines += [indent + line for line in dumped.splitlines()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m qa.config --markdown | --yaml`: print README's table or the repository's config.yaml."""
+    parser = argparse.ArgumentParser(prog="python -m qa.config", description=main.__doc__)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--markdown", action="store_true", help="README's configuration table")
+    which.add_argument("--yaml", action="store_true", help="config.yaml")
+    args = parser.parse_args(argv)
+    print(render_markdown() if args.markdown else render_yaml(bundled_config()), end="")
+
+
+if __name__ == "__main__":
+    main()

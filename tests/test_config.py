@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from qa.config import Config, EvalConfig, WebConfig, _settings, load_config
+from qa.config import Config, EvalConfig, WebConfig, _settings, load_config, main
 from qa.errors import ConfigError
 
 
@@ -22,6 +22,21 @@ def test_repo_config_is_the_defaults_but_for_web_examples():
 def test_every_setting_has_help():
     missing = [key for key, f, _ in _settings(Config()) if not f.metadata.get("help")]
     assert missing == []
+
+
+def test_config_yaml_is_generated_from_the_definitions(capsys):
+    main(["--yaml"])
+    assert capsys.readouterr().out == (ROOT / "config.yaml").read_text(encoding="utf-8"), \
+        "config.yaml is stale: run `python -m qa.config --yaml > config.yaml`"
+
+
+def test_readme_table_is_generated_from_the_definitions(capsys):
+    main(["--markdown"])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Configuration (`config.yaml`)\n", 1)[1].split("\n## ", 1)[0]
+    table = "".join(line + "\n" for line in section.splitlines() if line.startswith("|"))
+    assert capsys.readouterr().out == table, \
+        "README's configuration table is stale: paste in `python -m qa.config --markdown`"
 
 
 def test_missing_default_config_gives_defaults(tmp_path, monkeypatch):
