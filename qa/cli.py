@@ -15,6 +15,7 @@ import click
 
 from qa.config import Config, load_config
 from qa.errors import QAError
+from qa.validation import MAX_TOP_K, validate_filters, validate_question
 
 
 class _Group(click.Group):
@@ -88,10 +89,10 @@ def index_update(cfg: Config, strict: bool) -> None:
 @common_options
 def index_info(cfg: Config) -> None:
     """Print what the current index's manifest says."""
-    from qa.storage.local.manifest import read_manifest
-    from qa.storage.local.versions import current_version
+    from qa.storage import open_backend
 
-    click.echo(json.dumps(read_manifest(current_version(cfg.index_dir)), indent=2, sort_keys=True))
+    backend = open_backend(cfg)
+    click.echo(json.dumps(backend.manifest(backend.current()), indent=2, sort_keys=True))
 
 
 def _print_result(result: dict) -> None:
@@ -117,7 +118,7 @@ def _cite_line(c: dict) -> str:
 @cli.command()
 @common_options
 @click.argument("question", required=False)
-@click.option("--top-k", type=click.IntRange(1, 50), default=None, help="Passages to return (1-50).")
+@click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), default=None, help=f"Passages to return (1-{MAX_TOP_K}).")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON.")
 @click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Only articles dated on or after this day.")
 @click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Only articles dated on or before this day.")
@@ -129,7 +130,6 @@ def ask(cfg: Config, question: str | None, top_k: int | None, as_json: bool, dat
     Without QUESTION, opens an interactive session: follow-up questions ("And how many of
     them were children?") are searched with the conversation's earlier questions.
     """
-    from qa.http.api import validate_filters, validate_question
     from qa.asking.service import Service
 
     filters = validate_filters({"date_from": date_from, "date_to": date_to, "source": list(sources) or None})
@@ -173,9 +173,9 @@ def ask(cfg: Config, question: str | None, top_k: int | None, as_json: bool, dat
 @click.option("--threads", type=click.IntRange(1, 256), default=None, help="Threads per worker.")
 def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
     """Serve the web page and the JSON API (gunicorn); builds the index first if there is none."""
-    from qa.storage.local.versions import POINTER
+    from qa.storage import open_backend
 
-    if not (cfg.index_dir / POINTER).exists():
+    if not open_backend(cfg).exists():
         click.echo(f"no index in {cfg.index_dir}; building it from {cfg.data_dir} first", err=True)
         _run_build(cfg, strict=False)
     from qa.http.serve import run
@@ -188,7 +188,7 @@ def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, 
 @cli.command("eval")
 @common_options
 @click.argument("questions", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--top-k", type=click.IntRange(1, 50), default=10, show_default=True, help="Passages asked for.")
+@click.option("--top-k", type=click.IntRange(1, MAX_TOP_K), default=10, show_default=True, help="Passages asked for.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 @click.option("--sweep", is_flag=True, help="Also sweep the abstention threshold over the questions.")
 @click.option("--min-recall5", type=click.FloatRange(0, 1), default=0.0,

@@ -1,4 +1,5 @@
-"""Sentence boundaries as character spans of the original text (pysbd does the splitting)."""
+"""Text analysis shared by building and asking: sentence boundaries as character spans of the
+original text (pysbd does the splitting), and the terms BM25, coverage and clauses count."""
 
 from __future__ import annotations
 
@@ -55,3 +56,26 @@ def first_sentence(text: str) -> str | None:
         return title
     cut = title[:TITLE_MAX_CHARS].rsplit(" ", 1)[0].rstrip(",;:-–— ")
     return cut + "…"
+
+
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=1)
+def _stopwords() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stop-word-free, stemmed terms: the same for chunks, questions and sentences."""
+    words = [w for w in _TOKEN.findall(text.lower()) if w not in _stopwords()]
+    return _stemmer().stemWords(words)

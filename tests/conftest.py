@@ -160,3 +160,11 @@ def xss_config(tmp_path_factory, encoder) -> Config:
     cfg = make_config(tmp, tmp / "data")
     build_index(cfg, encoder=encoder, progress=False)
     return cfg
+
+
+def open_store(cfg: Config):
+    """The current version of `cfg`'s index, opened as the service opens it."""
+    from qa.storage import open_backend
+
+    backend = open_backend(cfg)
+    return backend.open(backend.current(), model=cfg.model.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -10,11 +11,10 @@ import pytest
 
 from qa.indexing.build import build_index
 from qa.errors import IndexUnavailable, IngestError
-from qa.storage.local.store import open_index
 import qa.storage.local.manifest as manifest_module
 from qa.storage.local.manifest import MANIFEST, read_manifest
 from qa.storage.local.versions import current_version
-from conftest import make_config
+from conftest import make_config, open_store
 
 
 def test_manifest_describes_the_build(seed_config):
@@ -28,18 +28,19 @@ def test_manifest_describes_the_build(seed_config):
                                     "overlap_sentences": 1, "header": True}
     assert len(manifest["corpus_fingerprint"]) == 64 and manifest["built_at"]
     assert {"vectors.faiss", "meta.sqlite", "bm25/vocab.index.json"} <= set(manifest["files"])
-    index = open_index(seed_config.index_dir, model=seed_config.model.name)
-    assert index.vectors.ntotal == manifest["counts"]["chunks"]
+    store = open_store(seed_config)
+    assert store.vectors.ntotal == manifest["counts"]["chunks"] == store.info.chunks
+    assert store.summary().articles == 5 and store.info.version == version.name
 
 
 def test_other_model_is_refused_with_rebuild_message(seed_config):
     with pytest.raises(IndexUnavailable, match=r"built with model .* run `qa index build`"):
-        open_index(seed_config.index_dir, model="some/other-model")
+        open_store(seed_config.replace(model=dataclasses.replace(seed_config.model, name="some/other-model")))
 
 
 def test_missing_index_says_to_build(tmp_path):
     with pytest.raises(IndexUnavailable, match="no index in .*qa index build"):
-        open_index(tmp_path, model="m")
+        open_store(make_config(tmp_path, tmp_path))
 
 
 def _one_article_index(tmp_path, encoder):
@@ -57,7 +58,7 @@ def test_damaged_file_is_refused(tmp_path, encoder):
         fh.seek(60)
         fh.write(b"\xff\xff\xff\xff")
     with pytest.raises(IndexUnavailable, match=r"damaged \(checksum mismatch\): .*vectors.faiss"):
-        open_index(cfg.index_dir, model=cfg.model.name)
+        open_store(cfg)
 
 
 def test_checksums_are_not_recomputed_for_files_unchanged_since(tmp_path, encoder, monkeypatch):
@@ -81,12 +82,12 @@ def test_checksums_are_not_recomputed_for_files_unchanged_since(tmp_path, encode
 def test_memory_mapped_index_gives_the_same_scores(seed_config):
     from qa.config import VectorsConfig
 
-    loaded = open_index(seed_config.index_dir, model=seed_config.model.name)
-    mapped = open_index(seed_config.index_dir, model=seed_config.model.name, vectors=VectorsConfig(mmap=True))
-    assert isinstance(mapped.lexical.model.scores["data"], np.memmap)
-    assert not isinstance(loaded.lexical.model.scores["data"], np.memmap)
+    loaded = open_store(seed_config)
+    mapped = open_store(seed_config.replace(vectors=VectorsConfig(mmap=True)))
+    assert isinstance(mapped.bm25.model.scores["data"], np.memmap)
+    assert not isinstance(loaded.bm25.model.scores["data"], np.memmap)
     query = ["khojali", "genocid", "commemor"]
-    np.testing.assert_array_equal(mapped.lexical.scores(query), loaded.lexical.scores(query))
+    np.testing.assert_array_equal(mapped.bm25.scores(query), loaded.bm25.scores(query))
 
 
 def test_rebuild_publishes_a_new_version_and_prunes(tmp_path, encoder):

@@ -8,14 +8,13 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import SEED_DATA, make_config
+from conftest import SEED_DATA, make_config, open_store
 from qa.asking.answer import Answerer
 from qa.indexing.build import build_index
-from qa.asking.fuse import coverage, jaccard, minmax, recency_factor, rrf, weighted_sum
-from qa.storage.local.store import open_index
+from qa.asking.fuse import coverage, jaccard, minmax, mix, ranks, recency_factor, rrf, weighted_sum
 from qa.storage.local.bm25 import top
 from qa.models import Filters
-from qa.asking.retrieve import answer_type_match, clauses, is_follow_up, named_dates, named_sources
+from qa.asking.analyse import answer_type_match, clauses, is_follow_up, named_dates, named_sources
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +110,7 @@ def republished(tmp_path_factory, encoder):
 
 
 def answerer_for(cfg, encoder, **search):
-    return Answerer(open_index(cfg.index_dir, model=cfg.model.name), encoder,
-                    dataclasses.replace(cfg.search, **search))
+    return Answerer(open_store(cfg), encoder, dataclasses.replace(cfg.search, **search))
 
 
 def test_republished_text_is_collapsed(republished, encoder):
@@ -132,7 +130,7 @@ def test_article_penalty_makes_room_for_other_articles(answerer):
     plain = dataclasses.replace(answerer.cfg, article_penalty=0.0)
     spread = dataclasses.replace(answerer.cfg, article_penalty=1.0)
     def docs(cfg):
-        return [p.citation.doc_id for p in Answerer(answerer.index, answerer.encoder, cfg).ask(question, 5).passages]
+        return [p.citation.doc_id for p in answerer.with_settings(cfg).ask(question, 5).passages]
     assert len(set(docs(plain))) < 5  # the conference article fills most of the top ...
     spread_docs = docs(spread)
     assert len(set(spread_docs)) == 5  # ... a full penalty shows every article once first
@@ -143,16 +141,16 @@ def test_each_clause_of_a_many_part_question_is_searched(answerer):
     """With the clause score alone, the best chunk of each clause comes first."""
     question = "How many people died in the Khojaly massacre, and which documentary film was shown in Sarajevo?"
     cfg = dataclasses.replace(answerer.cfg, clause_weight=1.0, article_penalty=0.0, min_score=float("-inf"))
-    joined = " ".join(texts(Answerer(answerer.index, answerer.encoder, cfg).ask(question, 3)))
+    joined = " ".join(texts(answerer.with_settings(cfg).ask(question, 3)))
     assert "613 people" in joined and "Ice Statue and Iron Fist" in joined
 
 
 def test_sentence_vectors_are_the_stored_segments(answerer):
-    store = answerer.index.store
+    store = answerer.store
     rows = store.chunks(range(4))
-    found = store.sentence_vectors(rows)
+    found = store.sentence_vectors(list(rows))
     for cid, row in rows.items():
-        segs, vecs = store.segments(row.doc_id, row.seg_first, row.seg_last)
+        segs, vecs = store.sentences(row)
         assert found[cid].shape == (row.seg_last - row.seg_first + 1, answerer.encoder.dim)
         np.testing.assert_array_equal(found[cid], vecs)
 
@@ -172,10 +170,16 @@ def test_recency_boost_prefers_newer(republished, encoder):
 # Pure functions: hand-checked numbers.
 
 def test_fusion_functions():
-    assert rrf([[1, 2], [2, 3]], k=60, weights=[1, 1]) == pytest.approx({1: 1 / 61, 2: 1 / 62 + 1 / 61, 3: 1 / 62})
-    assert minmax({1: 2.0, 2: 4.0, 3: 3.0}) == {1: 0.0, 2: 1.0, 3: 0.5}
-    assert minmax({1: 5.0}) == {1: 1.0}
-    assert weighted_sum([({1: 1.0}, 0.3), ({1: 1.0, 2: 0.5}, 0.7)]) == pytest.approx({1: 1.0, 2: 0.35})
+    nan = np.nan
+    # Candidates 1, 2, 3: the first ranking has 1 then 2, the second 2 then 3.
+    assert rrf([np.array([1, 2, nan]), np.array([nan, 1, 2])], k=60, weights=[1, 1]) == pytest.approx(
+        [1 / 61, 1 / 62 + 1 / 61, 1 / 62])
+    # Unknown scores are not ranked; ties keep candidate order.
+    np.testing.assert_array_equal(ranks(np.array([0.2, nan, 0.9, 0.2])), [2, nan, 1, 3])
+    assert minmax(np.array([2.0, 4.0, 3.0])).tolist() == [0.0, 1.0, 0.5]
+    assert minmax(np.array([5.0, nan])).tolist()[0] == 1.0 and np.isnan(minmax(np.array([5.0, nan]))[1])
+    assert weighted_sum([(np.array([1.0, nan]), 0.3), (np.array([1.0, 0.5]), 0.7)]) == pytest.approx([1.0, 0.35])
+    assert mix(np.array([1.0, 0.5]), np.array([0.0, nan]), 0.25).tolist() == [0.75, 0.5]
     assert recency_factor(10, 10) == 0.5 and recency_factor(10, 0) == 1.0
     assert coverage({"a": 1.0, "b": 3.0}, {"b", "c"}) == 0.75
 

@@ -7,13 +7,12 @@ import sqlite3
 
 import numpy as np
 
-from conftest import SEED_DATA, make_config
+from conftest import SEED_DATA, make_config, open_store
 from qa.indexing.build import build_index
-from qa.storage.local.store import open_index
 
 
 def index_contents(cfg):
-    index = open_index(cfg.index_dir, model=cfg.model.name)
+    index = open_store(cfg)
     conn = sqlite3.connect(index.path / "meta.sqlite")
     chunks = conn.execute('SELECT chunk_id, doc_id, start, "end", text FROM chunks ORDER BY chunk_id').fetchall()
     segments = conn.execute('SELECT doc_id, seg_no, start, "end", vec FROM segments ORDER BY doc_id, seg_no').fetchall()

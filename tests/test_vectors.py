@@ -7,11 +7,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from conftest import make_config
+from conftest import make_config, open_store
 from qa.indexing.build import build_index
 from qa.config import VectorsConfig, load_config
 from qa.errors import ConfigError
-from qa.storage.local.store import open_index
 from qa.storage.local.vectors import build_vectors, choose_kind, describe, load_vectors, save_vectors, search
 
 
@@ -71,19 +70,19 @@ def test_auto_is_exact_up_to_the_threshold():
 def test_manifest_records_the_kind_and_search_uses_it(tmp_path, encoder, seed_config, kind):
     cfg = make_config(tmp_path, seed_config.data_dir, vectors=VectorsConfig(kind=kind))
     build_index(cfg, encoder=encoder, progress=False)
-    index = open_index(cfg.index_dir, model=cfg.model.name, vectors=cfg.vectors)
-    assert index.manifest["vectors"]["kind"] == kind
-    assert index.manifest["vectors"] == describe(index.vectors)
-    exact = open_index(seed_config.index_dir, model=cfg.model.name)
-    assert exact.manifest["vectors"]["kind"] == "flat"
+    index = open_store(cfg)
+    assert index.info.manifest["vectors"]["kind"] == kind
+    assert index.info.manifest["vectors"] == describe(index.vectors)
+    exact = open_store(seed_config)
+    assert exact.info.manifest["vectors"]["kind"] == "flat"
     q = encoder.encode_queries(["How many people died in the Khojaly massacre?"])
     assert search(index.vectors, q, 3)[1].tolist() == search(exact.vectors, q, 3)[1].tolist()
 
 
 @pytest.mark.parametrize("text,message", [
     ("vectors:\n  kind: annoy", "'vectors.kind' must be one of auto, flat, hnsw, ivf"),
-    ("vectors:\n  nprobe: 0", "'vectors' sizes must be positive"),
-    ("vectors:\n  approx_above: -1", "'vectors' sizes must be positive"),
+    ("vectors:\n  nprobe: 0", "'vectors.nprobe' must be at least 1"),
+    ("vectors:\n  approx_above: -1", "'vectors.approx_above' must be 0 or more"),
     ("vectors:\n  sq8: 1", "true or false"),
 ])
 def test_bad_vectors_config_is_one_clear_error(tmp_path, text, message):

@@ -1,37 +1,53 @@
-"""Small pure functions that turn several rankings and signals into one score per chunk."""
+"""Small pure functions that turn several signals into one score per candidate.
+
+Scores are float64 arrays aligned with the candidates; NaN marks a candidate a signal has
+no score for (a chunk only BM25 found has no dense rank), which counts as 0 in a sum.
+"""
 
 from __future__ import annotations
 
 import math
 from typing import Iterable, Mapping
 
-
-def rrf(rankings: Iterable[list[int]], k: float, weights: Iterable[float]) -> dict[int, float]:
-    """Reciprocal rank fusion: sum of weight / (k + rank) over the rankings (rank from 1)."""
-    fused: dict[int, float] = {}
-    for ranking, weight in zip(rankings, weights):
-        for rank, item in enumerate(ranking, 1):
-            fused[item] = fused.get(item, 0.0) + weight / (k + rank)
-    return fused
+import numpy as np
 
 
-def minmax(scores: Mapping[int, float]) -> dict[int, float]:
-    """Scale to [0, 1] within the candidate list; a flat list maps to 1."""
-    if not scores:
-        return {}
-    lo, hi = min(scores.values()), max(scores.values())
+def minmax(scores: np.ndarray) -> np.ndarray:
+    """Scale the known scores to [0, 1] within the candidates; a flat list maps to 1."""
+    known = ~np.isnan(scores)
+    if not known.any():
+        return scores.copy()
+    lo, hi = scores[known].min(), scores[known].max()
     if hi - lo < 1e-12:
-        return {i: 1.0 for i in scores}
-    return {i: (s - lo) / (hi - lo) for i, s in scores.items()}
+        return np.where(known, 1.0, np.nan)
+    return (scores - lo) / (hi - lo)
 
 
-def weighted_sum(parts: Iterable[tuple[Mapping[int, float], float]]) -> dict[int, float]:
-    """Sum of weight * score; an item missing from one part scores 0 there."""
-    fused: dict[int, float] = {}
+def weighted_sum(parts: Iterable[tuple[np.ndarray, float]]) -> np.ndarray:
+    """Sum of weight x score; a candidate a part has no score for gets 0 from it."""
+    parts = list(parts)
+    total = np.zeros(len(parts[0][0]))
     for scores, weight in parts:
-        for item, score in scores.items():
-            fused[item] = fused.get(item, 0.0) + weight * score
-    return fused
+        total = total + weight * np.nan_to_num(scores, nan=0.0)
+    return total
+
+
+def ranks(scores: np.ndarray) -> np.ndarray:
+    """1-based rank of each known score, best first (ties keep candidate order); NaN stays NaN."""
+    order = np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable")
+    out = np.empty(len(scores))
+    out[order] = np.arange(1, len(scores) + 1)
+    return np.where(np.isnan(scores), np.nan, out)
+
+
+def rrf(rankings: Iterable[np.ndarray], k: float, weights: Iterable[float]) -> np.ndarray:
+    """Reciprocal rank fusion: sum of weight / (k + rank) over the rankings that rank a candidate."""
+    return weighted_sum((1.0 / (k + r), w) for r, w in zip(rankings, weights))
+
+
+def mix(base: np.ndarray, other: np.ndarray, weight: float) -> np.ndarray:
+    """(1 - weight) x base + weight x other where other is known; base alone elsewhere."""
+    return np.where(np.isnan(other), base, (1 - weight) * base + weight * other)
 
 
 def recency_factor(age_days: float, half_life_days: float) -> float:

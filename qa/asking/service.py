@@ -10,16 +10,14 @@ request ends.
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import weakref
 
 from qa.asking.answer import Answerer
 from qa.config import Config
 from qa.encoder import Encoder
 from qa.errors import IndexUnavailable
-from qa.storage.local.store import open_index
-from qa.storage.local.versions import VERSIONS, current_version, hold
+from qa.storage import open_backend
+from qa.storage.base import Store
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +27,7 @@ class Service:
 
     def __init__(self, cfg: Config, encoder: Encoder | None = None):
         self.cfg = cfg
+        self.backend = open_backend(cfg)
         self._encoder = encoder
         self._answerer: Answerer | None = None
         self._error: IndexUnavailable | None = None
@@ -48,38 +47,29 @@ class Service:
         with self._reload_lock:
             served = self._answerer
             try:
-                version = current_version(self.cfg.index_dir)
-                if served is not None and served.index.name == version.name:
+                version = self.backend.current()
+                if served is not None and served.store.info.version == version:
                     return False
-                answerer = self._open(version.name)
+                answerer = self._open(version)
             except IndexUnavailable as exc:
                 if served is None:
                     self._error = exc
                 raise
             self._answerer = answerer
             self._error = None
-        log.info("serving index version %s", answerer.index.name)
+        log.info("serving index version %s", answerer.store.info.version)
         return True
 
     def _open(self, name: str) -> Answerer:
-        # Hold the folder first, so a concurrent build's prune cannot delete it under us.
-        fd = hold(self.cfg.index_dir / VERSIONS / name)
-        try:
-            # Open the index first: without one there is no reason to pay for the model.
-            index = open_index(self.cfg.index_dir, model=self.cfg.model.name, vectors=self.cfg.vectors)
-            if index.name != name:  # CURRENT moved on meanwhile: the next reload takes it
-                raise IndexUnavailable(f"index version {name} was replaced while loading; retrying")
-            if self._encoder is None:
-                self._encoder = Encoder(self.cfg.model)
-            if index.manifest["dimension"] != self._encoder.dim:
-                raise IndexUnavailable(
-                    f"index {index.path} has {index.manifest['dimension']}-dimensional vectors, "
-                    f"the model gives {self._encoder.dim}; run `qa index build`")
-        except BaseException:
-            os.close(fd)
-            raise
-        weakref.finalize(index, os.close, fd)
-        return Answerer(index, self._encoder, self.cfg.search)
+        # Open the index first: without one there is no reason to pay for the model.
+        store = self.backend.open(name, model=self.cfg.model.name)
+        if self._encoder is None:
+            self._encoder = Encoder(self.cfg.model)
+        if store.info.dimension != self._encoder.dim:
+            store.close()
+            raise IndexUnavailable(f"index version {name} has {store.info.dimension}-dimensional vectors, "
+                                   f"the model gives {self._encoder.dim}; run `qa index build`")
+        return Answerer(store, self._encoder, self.cfg.search)
 
     def answerer(self) -> Answerer:
         """The Answerer in service, or the reason there is none (HTTP 503)."""
@@ -87,6 +77,10 @@ class Service:
         if answerer is None:
             raise self._error or IndexUnavailable("no index loaded; run `qa index build`")
         return answerer
+
+    def store(self) -> Store:
+        """The index version in service (its articles, chunks and summary), or HTTP 503."""
+        return self.answerer().store
 
     def wake(self) -> None:
         """Ask the watcher to check for a new version now (safe from a signal handler)."""
@@ -117,4 +111,4 @@ class Service:
 
     def served_version(self) -> str | None:
         answerer = self._answerer
-        return answerer.index.name if answerer else None
+        return answerer.store.info.version if answerer else None

@@ -22,8 +22,8 @@ from qa.indexing.build import BuildReport, build_index, chunk_settings
 from qa.config import Config
 from qa.encoder import Encoder
 from qa.errors import BadRequest, IndexUnavailable, QAError
-from qa.storage.local.manifest import read_manifest
-from qa.storage.local.versions import current_version
+from qa.storage import open_backend
+from qa.validation import validate_question
 
 # The SearchConfig field that decides abstention; the sweep and the "rank regardless of
 # abstention" pass set it, so it is named once here.
@@ -72,8 +72,6 @@ def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
 
 def parse_question(record: Any, where: str) -> Question:
     """One JSONL record as a Question, or an error naming the line and the field."""
-    from qa.http.api import validate_question
-
     if not isinstance(record, dict):
         raise EvalError(f"{where}: not a JSON object")
     unknown = sorted(set(record) - _FIELDS)
@@ -211,7 +209,7 @@ def multihop_metrics(retrieved_lists: Sequence[Sequence[str]], gold_lists: Seque
 
 def with_threshold(answerer: Answerer, value: float) -> Answerer:
     """The same index and model with another abstention threshold (-inf: never abstain)."""
-    return Answerer(answerer.index, answerer.encoder, dataclasses.replace(answerer.cfg, **{ABSTAIN_SETTING: value}))
+    return answerer.with_settings(dataclasses.replace(answerer.cfg, **{ABSTAIN_SETTING: value}))
 
 
 def _ask(answerer: Answerer, q: Question, top_k: int):
@@ -329,9 +327,9 @@ def run_multihop(cfg: Config, path: Path, *, encoder: Encoder | None = None, sub
         try:
             outcomes = run_questions(answerer, [_as_question(q) for q in queries], top_k)
             chunk_text = _all_chunk_text(answerer)
-            manifest = answerer.index.manifest
+            manifest = answerer.store.info.manifest
         finally:
-            answerer.index.close()
+            answerer.store.close()
     return _multihop_report(queries, outcomes, chunk_text, manifest, manifest["counts"]["articles"],
                             built.seconds if built else None, subset=subset, limit=limit,
                             gold_articles_only=gold_articles_only)
@@ -347,7 +345,8 @@ def _multihop_index(cfg: Config, encoder: Encoder, corpus: bytes, root: Path,
     stored = data / MULTIHOP_CORPUS
     if stored.is_file() and stored.read_bytes() == corpus:
         try:
-            manifest = read_manifest(current_version(run_cfg.index_dir))
+            backend = open_backend(run_cfg)
+            manifest = backend.manifest(backend.current())
         except IndexUnavailable:
             manifest = {}
         if (manifest.get("model"), manifest.get("model_backend"), manifest.get("chunking")) == (
@@ -364,7 +363,7 @@ def _as_question(q: dict) -> Question:
 
 def _all_chunk_text(answerer: Answerer) -> str:
     """Every chunk, squashed and joined by NULs (a fact never spans two of them)."""
-    rows = answerer.index.store.chunks(range(answerer.index.vectors.ntotal))
+    rows = answerer.store.chunks(range(answerer.store.info.chunks))
     return "\0".join(_squash(rows[i].text) for i in sorted(rows))
 
 

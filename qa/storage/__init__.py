@@ -1,0 +1,17 @@
+"""Where the index lives, behind one interface (`qa.storage.base`); the backend is chosen by
+`storage.backend`."""
+
+from __future__ import annotations
+
+from qa.config import Config
+from qa.errors import ConfigError
+from qa.storage.base import Backend
+
+
+def open_backend(cfg: Config) -> Backend:
+    """The backend `cfg` names (imported only when chosen)."""
+    if cfg.storage.backend == "local":
+        from qa.storage.local import LocalBackend
+
+        return LocalBackend(cfg.index_dir, cfg.vectors, cfg.index.keep_versions)
+    raise ConfigError(f"config: unknown storage.backend '{cfg.storage.backend}'")

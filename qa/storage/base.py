@@ -174,7 +174,7 @@ class Backend(Protocol):
     def manifest(self, version: str) -> dict[str, Any]:
         """A version's manifest, checked: what `qa index info` prints."""
 
-    def building(self, model: str, dim: int) -> ContextManager[EmbeddingCache]:
+    def building(self, dim: int) -> ContextManager[EmbeddingCache]:
         """One build at a time: holds the build lock and opens the embedding cache."""
 
     def write(self, content: VersionContent) -> str:

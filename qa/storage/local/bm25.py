@@ -6,37 +6,15 @@ Lexical matching carries what a small embedding model misses: names, numbers, ou
 from __future__ import annotations
 
 import math
-import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 import bm25s
 import numpy as np
 
+from qa.text import terms
+
 BM25_DIR = "bm25"
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
-
-
-@lru_cache(maxsize=1)
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
-
-    return frozenset(STOPWORDS_EN)
-
-
-def terms(text: str) -> list[str]:
-    """Lower-cased, stop-word-free, stemmed terms: the same for chunks, questions and sentences."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _stopwords()]
-    return _stemmer().stemWords(words)
-
 
 def build_bm25(texts: Sequence[str], folder: Path) -> list[str]:
     """Index `texts` (row i is chunk id i) into `folder`; returns the file names written."""
@@ -52,7 +30,7 @@ def save_bm25(term_lists: Sequence[list[str]], folder: Path) -> list[str]:
 
 
 class Lexical:
-    """A loaded BM25 index; scores every chunk for a question (sparse, so cheap)."""
+    """A loaded BM25 index (bm25s arrays, memory-mapped with `vectors.mmap`)."""
 
     def __init__(self, folder: Path, mmap: bool = False):
         self.model = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
@@ -69,11 +47,36 @@ class Lexical:
         return math.log(1 + (self.num_docs - df + 0.5) / (df + 0.5))
 
     def scores(self, query_terms: list[str]) -> np.ndarray:
-        """BM25 score of every chunk; computed once per question (it grows with the corpus)."""
+        """BM25 score of every chunk (it grows with the corpus, so a question pays it once)."""
         known = [t for t in query_terms if t in self.model.vocab_dict]
         if not known:
             return np.zeros(self.num_docs, dtype=np.float32)
         return self.model.get_scores(known)
+
+
+class ScoredChunks:
+    """One question's (or clause's) BM25 scores of every chunk, computed on first use."""
+
+    def __init__(self, lexical: Lexical, query_terms: list[str], ids_where):
+        self._lexical = lexical
+        self._terms = query_terms
+        self._ids_where = ids_where  # Filters -> allowed chunk ids
+        self._scores: np.ndarray | None = None
+
+    @property
+    def scores(self) -> np.ndarray:
+        if self._scores is None:
+            self._scores = self._lexical.scores(self._terms)
+        return self._scores
+
+    def top(self, n: int, where=None) -> dict[int, float]:
+        return top(self.scores, n, self._ids_where(where) if where else None)
+
+    def of(self, ids) -> np.ndarray:
+        return self.scores[np.asarray(ids, dtype=np.int64)]
+
+    def best(self) -> float:
+        return float(self.scores.max()) if len(self.scores) else 0.0
 
 
 def top(scores: np.ndarray, n: int, among: np.ndarray | None = None) -> dict[int, float]:

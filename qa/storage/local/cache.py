@@ -6,7 +6,6 @@ the chunks of the latest build. Values are raw float32 bytes: nothing is unpickl
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 from pathlib import Path
 from typing import Iterable
@@ -17,17 +16,15 @@ CACHE_FILE = Path("cache") / "embeddings.sqlite"
 
 
 class EmbeddingCache:
-    def __init__(self, index_dir: Path, model: str, dim: int):
+    """Vectors by key (the build derives keys from the model and the embedded text)."""
+
+    def __init__(self, index_dir: Path, dim: int):
         path = index_dir / CACHE_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.model = model
         self.dim = dim
         self.conn = sqlite3.connect(path)
         self.conn.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, chunk BLOB NOT NULL, "
                           "spans BLOB NOT NULL) WITHOUT ROWID")
-
-    def key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.model}\0{self.dim}\0{text}".encode("utf-8")).hexdigest()
 
     def get(self, keys: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         found = {}

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from qa.models import Article, Chunk, Segment
+from qa.models import Article, Chunk, Filters, Segment
+from qa.storage.base import ChunkMeta, ChunkRow
 
 META_FILE = "meta.sqlite"
 
@@ -32,17 +32,6 @@ CREATE TABLE segments (
 -- at a million chunks.
 CREATE INDEX chunks_by_doc ON chunks (doc_id, chunk_id);
 """
-
-
-@dataclass(frozen=True)
-class ChunkRow:
-    chunk_id: int
-    doc_id: str
-    start: int
-    end: int
-    seg_first: int
-    seg_last: int
-    text: str
 
 
 class MetaWriter:
@@ -140,29 +129,28 @@ class MetaStore:
             found.setdefault(cid, []).append(np.frombuffer(vec, dtype=np.float32))
         return {cid: np.stack(vecs) for cid, vecs in found.items()}
 
-    def chunk_ids_where(self, *, date_from: str | None = None, date_to: str | None = None,
-                        sources: Sequence[str] = (), doc_ids: Sequence[str] = ()) -> np.ndarray:
+    def chunk_ids_where(self, filters: Filters) -> np.ndarray:
         """Sorted ids of the chunks whose article passes every given filter."""
         where, args = [], []
-        if date_from:
+        if filters.date_from:
             where.append("a.date >= ?")
-            args.append(date_from)
-        if date_to:
+            args.append(filters.date_from)
+        if filters.date_to:
             where.append("a.date <= ?")
-            args.append(date_to)
-        if sources:
-            where.append(f"lower(a.source) IN ({','.join('?' * len(sources))})")
-            args.extend(s.lower() for s in sources)
-        if doc_ids:
-            where.append(f"a.doc_id IN ({','.join('?' * len(doc_ids))})")
-            args.extend(doc_ids)
+            args.append(filters.date_to)
+        if filters.sources:
+            where.append(f"lower(a.source) IN ({','.join('?' * len(filters.sources))})")
+            args.extend(s.lower() for s in filters.sources)
+        if filters.doc_ids:
+            where.append(f"a.doc_id IN ({','.join('?' * len(filters.doc_ids))})")
+            args.extend(filters.doc_ids)
         sql = "SELECT c.chunk_id FROM chunks c JOIN articles a ON a.doc_id = c.doc_id"
         if where:
             sql += " WHERE " + " AND ".join(where)
         rows = self._conn().execute(sql + " ORDER BY c.chunk_id", args).fetchall()
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
-    def chunk_meta(self, ids: Iterable[int]) -> dict[int, tuple[str, str | None, str | None]]:
+    def chunk_meta(self, ids: Iterable[int]) -> dict[int, ChunkMeta]:
         """(doc_id, source, date) of each chunk: what boosts and de-duplication need."""
         ids = [int(i) for i in ids]
         if not ids:
@@ -170,15 +158,15 @@ class MetaStore:
         rows = self._conn().execute(
             "SELECT c.chunk_id, c.doc_id, a.source, a.date FROM chunks c JOIN articles a ON a.doc_id = c.doc_id "
             f"WHERE c.chunk_id IN ({','.join('?' * len(ids))})", ids).fetchall()
-        return {r[0]: (r[1], r[2], r[3]) for r in rows}
+        return {r[0]: ChunkMeta(r[1], r[2], r[3]) for r in rows}
 
-    def summary(self) -> dict:
-        """What the corpus is, for the health endpoint and the page's empty state."""
+    def summary(self) -> tuple[str | None, str | None, list[str]]:
+        """The date range and the outlets, most frequent first."""
         conn = self._conn()
         lo, hi = conn.execute("SELECT min(date), max(date) FROM articles").fetchone()
         sources = [r[0] for r in conn.execute(
             "SELECT source FROM articles WHERE source IS NOT NULL GROUP BY source ORDER BY count(*) DESC, source")]
-        return {"date_from": lo, "date_to": hi, "sources": sources}
+        return lo, hi, sources
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -1,56 +1,123 @@
-"""Open the index version in service, refusing one this program or model cannot use."""
+"""One local index version opened for questions: FAISS vectors, bm25s arrays, SQLite rows."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Iterable, Sequence
 
 import faiss
+import numpy as np
 
 from qa.config import VectorsConfig
 from qa.errors import IndexUnavailable
-from qa.storage.local.bm25 import BM25_DIR, Lexical
+from qa.models import Article, Filters, Segment
+from qa.storage.base import ChunkMeta, ChunkRow, CorpusSummary, IndexInfo
+from qa.storage.local.bm25 import BM25_DIR, Lexical, ScoredChunks
 from qa.storage.local.manifest import REBUILD, read_manifest
 from qa.storage.local.meta import META_FILE, MetaStore
-from qa.storage.local.vectors import VECTORS_FILE, load_vectors
-from qa.storage.local.versions import current_version
+from qa.storage.local.vectors import VECTORS_FILE, load_vectors, search as vector_search
+
+FILTER_CACHE_SIZE = 16
 
 
-@dataclass
-class IndexVersion:
-    path: Path
-    manifest: dict[str, Any]
-    vectors: faiss.Index
-    store: MetaStore
-    lexical: Lexical
+class LocalStore:
+    """The Store of one version folder; read-only, shared by a server's threads."""
 
-    @property
-    def name(self) -> str:
-        return self.path.name
+    def __init__(self, path: Path, manifest: dict, vectors: faiss.Index, meta: MetaStore, lexical: Lexical):
+        self.path = path
+        self.info = IndexInfo.from_manifest(manifest)
+        self.vectors = vectors
+        self.meta = meta
+        self.bm25 = lexical
+        self._summary: CorpusSummary | None = None
+        # Chunk ids per outlet (any mix of outlets reuses them) and per recent filter: at a
+        # million chunks each is a table scan. Kept on the instance, so a replaced version frees them.
+        self._by_source: dict[str, np.ndarray] = {}
+        self._by_filters: dict[Filters, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def _ids(self, where: Filters) -> np.ndarray:
+        """Ids of the chunks that pass `where`."""
+        if where.sources and not (where.date_from or where.date_to or where.doc_ids):
+            for source in where.sources:
+                if source not in self._by_source:
+                    self._by_source[source] = self.meta.chunk_ids_where(Filters(sources=(source,)))
+            return np.concatenate([self._by_source[s] for s in where.sources])
+        found = self._by_filters.get(where)
+        if found is None:
+            found = self.meta.chunk_ids_where(where)
+            with self._lock:
+                if len(self._by_filters) >= FILTER_CACHE_SIZE:
+                    self._by_filters.pop(next(iter(self._by_filters)))
+                self._by_filters[where] = found
+        return found
+
+    def dense_top(self, vector: np.ndarray, n: int, where: Filters | None = None) -> dict[int, float]:
+        allowed = self._ids(where) if where else None
+        if self.vectors.ntotal == 0 or (allowed is not None and not len(allowed)):
+            return {}
+        scores, ids = vector_search(self.vectors, vector[None, :], n, allowed)
+        return {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
+
+    def cosines(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        if not len(ids):
+            return {}
+        try:
+            vecs = self.vectors.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+        except RuntimeError:  # an approximate index without a direct map
+            return {}
+        return {c: float(s) for c, s in zip(ids, vecs @ vector)}
+
+    def lexical(self, terms: list[str]) -> ScoredChunks:
+        return ScoredChunks(self.bm25, terms, self._ids)
+
+    def idf(self, terms: Iterable[str]) -> dict[str, float]:
+        return {t: self.bm25.idf(t) for t in terms}
+
+    def sentence_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return self.meta.sentence_vectors(ids)
+
+    def sentences(self, row: ChunkRow) -> tuple[list[Segment], np.ndarray]:
+        return self.meta.segments(row.doc_id, row.seg_first, row.seg_last)
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
+        return self.meta.chunks(ids)
+
+    def chunk_meta(self, ids: Iterable[int]) -> dict[int, ChunkMeta]:
+        return self.meta.chunk_meta(ids)
+
+    def article(self, doc_id: str) -> Article | None:
+        return self.meta.article(doc_id)
+
+    def articles(self, doc_ids: Iterable[str]) -> dict[str, Article]:
+        return self.meta.articles(doc_ids)
+
+    def summary(self) -> CorpusSummary:
+        if self._summary is None:
+            self._summary = CorpusSummary(self.info.articles, *self.meta.summary())
+        return self._summary
 
     def close(self) -> None:
-        self.store.close()
+        self.meta.close()
 
 
-def open_index(index_dir: Path, *, model: str, vectors: VectorsConfig | None = None) -> IndexVersion:
-    """Load and verify the current version; a mismatch says to rebuild.
+def open_version(path: Path, *, model: str, vectors: VectorsConfig) -> LocalStore:
+    """Load and verify one version folder; a mismatch says to rebuild.
 
     `vectors` gives the search parameters (nprobe, efSearch) and whether to memory-map the
     vector codes and the BM25 arrays (pages then count only once a question touches them).
     """
-    mmap = bool(vectors and vectors.mmap)
-    version = current_version(index_dir)
-    manifest = read_manifest(version)
+    manifest = read_manifest(path)
     if manifest.get("model") != model:
         raise IndexUnavailable(
-            f"index {version} was built with model '{manifest.get('model')}' but the config names '{model}'; {REBUILD}")
+            f"index {path} was built with model '{manifest.get('model')}' but the config names '{model}'; {REBUILD}")
     try:
-        vectors = load_vectors(version / VECTORS_FILE, vectors)
-        store = MetaStore(version / META_FILE)
-        lexical = Lexical(version / BM25_DIR, mmap=mmap)
+        index = load_vectors(path / VECTORS_FILE, vectors)
+        meta = MetaStore(path / META_FILE)
+        lexical = Lexical(path / BM25_DIR, mmap=vectors.mmap)
     except Exception as exc:  # faiss raises RuntimeError, sqlite DatabaseError: same fix
-        raise IndexUnavailable(f"index {version} cannot be opened ({exc}); {REBUILD}") from None
-    if vectors.ntotal != manifest["counts"]["chunks"] or vectors.d != manifest["dimension"]:
-        raise IndexUnavailable(f"index {version / VECTORS_FILE} does not match its manifest; {REBUILD}")
-    return IndexVersion(version, manifest, vectors, store, lexical)
+        raise IndexUnavailable(f"index {path} cannot be opened ({exc}); {REBUILD}") from None
+    if index.ntotal != manifest["counts"]["chunks"] or index.d != manifest["dimension"]:
+        raise IndexUnavailable(f"index {path / VECTORS_FILE} does not match its manifest; {REBUILD}")
+    return LocalStore(path, manifest, index, meta, lexical)
