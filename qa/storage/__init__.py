@@ -15,3 +15,11 @@ def open_backend(cfg: Config) -> Backend:
 
         return LocalBackend(cfg.index_dir, cfg.vectors, cfg.index.keep_versions)
     raise ConfigError(f"config: unknown storage.backend '{cfg.storage.backend}'")
+
+
+def limit_threads(cfg: Config, threads: int) -> None:
+    """Let the backend's search use at most `threads` cores (several workers share the machine)."""
+    if cfg.storage.backend == "local":
+        from qa.storage.local.vectors import limit_threads as local_limit
+
+        local_limit(threads)

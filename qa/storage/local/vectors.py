@@ -120,3 +120,8 @@ def search(index: faiss.Index, queries: np.ndarray, k: int,
     else:
         params = faiss.SearchParameters(sel=selector)
     return index.search(queries, k, params=params)
+
+
+def limit_threads(threads: int) -> None:
+    """FAISS's OpenMP threads for search."""
+    faiss.omp_set_num_threads(threads)
