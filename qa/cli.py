@@ -208,7 +208,7 @@ def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep:
           multihop: str | None, subset: str | None, limit: int | None, gold_articles_only: bool,
           chunk_tokens: int | None, keep_index: Path | None) -> None:
     """Measure retrieval, answers and abstention on QUESTIONS.jsonl, or on MultiHop-RAG."""
-    import qa.evaluation as evaluate
+    from qa.evaluation import multihop as mh, questions as qs, report as tables
 
     if (questions is None) == (multihop is None):
         raise click.UsageError("give either QUESTIONS.jsonl or --multihop [DIR]")
@@ -220,22 +220,22 @@ def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep:
             raise click.UsageError("--sweep and --min-recall5 apply to a question file, not --multihop")
         if chunk_tokens:
             cfg = cfg.replace(chunking=dataclasses.replace(cfg.chunking, max_tokens=chunk_tokens))
-        report = evaluate.run_multihop(cfg, Path(multihop) if multihop else cfg.eval.multihop_dir,
+        report = mh.run_multihop(cfg, Path(multihop) if multihop else cfg.eval.multihop_dir,
                                        subset=subset or "all", limit=limit, top_k=top_k,
                                        gold_articles_only=gold_articles_only, progress=not as_json,
                                        keep_index=keep_index)
-        click.echo(json.dumps(report, indent=2) if as_json else evaluate.format_multihop(report))
+        click.echo(json.dumps(report, indent=2) if as_json else tables.format_multihop(report))
         return
     from qa.asking.service import Service
 
-    items = evaluate.load_questions(questions)
+    items = qs.load_questions(questions)
     answerer = Service(cfg).answerer()
-    summary = evaluate.summarize(evaluate.run_questions(answerer, items, top_k))
-    rows = evaluate.sweep(answerer, items, top_k) if sweep else None
+    summary = qs.summarize(qs.run_questions(answerer, items, top_k))
+    rows = qs.sweep(answerer, items, top_k) if sweep else None
     if as_json:
         click.echo(json.dumps({**summary, "sweep": rows} if sweep else summary, ensure_ascii=False, indent=2))
     else:
-        click.echo(evaluate.format_questions(summary, rows))
+        click.echo(tables.format_questions(summary, rows))
     if summary["recall@5"] < min_recall5:
         raise click.ClickException(f"recall@5 {summary['recall@5']:.4f} is below --min-recall5 {min_recall5}")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import qa.evaluation as ev
+from qa.evaluation import metrics, multihop, questions, report as tables
 from qa.cli import cli
 from qa.config import Config
 from qa.indexing.ingest import read_corpus
@@ -24,52 +24,52 @@ SEED_QUESTIONS = ROOT / "eval" / "seed.jsonl"
 # ---------------------------------------------------------------- pure metrics
 
 def test_fold_ignores_case_and_white_space():
-    assert ev.fold("  Fate of\n 150   PEOPLE ") == "fate of 150 people"
+    assert metrics.fold("  Fate of\n 150   PEOPLE ") == "fate of 150 people"
 
 
 def test_hit_rank_first_passage_holding_any_gold():
     passages = ["nothing here", "The FATE of 150\npeople", "fate of 197"]
-    assert ev.hit_rank(passages, ["fate of 150 people", "fate of 197"]) == 2
-    assert ev.hit_rank(passages, ["fate of 197"]) == 3
-    assert ev.hit_rank(passages, ["absent"]) is None
-    assert ev.hit_rank([], ["x"]) is None
+    assert metrics.hit_rank(passages, ["fate of 150 people", "fate of 197"]) == 2
+    assert metrics.hit_rank(passages, ["fate of 197"]) == 3
+    assert metrics.hit_rank(passages, ["absent"]) is None
+    assert metrics.hit_rank([], ["x"]) is None
 
 
 def test_hit_rank_with_all_needs_every_gold_within_the_ranks():
     passages = ["fate of 197", "other", "fate of 150 people"]
-    assert ev.hit_rank(passages, ["fate of 150 people", "fate of 197"], require_all=True) == 3
-    assert ev.hit_rank(passages[:2], ["fate of 150 people", "fate of 197"], require_all=True) is None
-    assert ev.hit_rank(["fate of 197 and fate of 150 people"], ["fate of 150 people", "fate of 197"],
+    assert metrics.hit_rank(passages, ["fate of 150 people", "fate of 197"], require_all=True) == 3
+    assert metrics.hit_rank(passages[:2], ["fate of 150 people", "fate of 197"], require_all=True) is None
+    assert metrics.hit_rank(["fate of 197 and fate of 150 people"], ["fate of 150 people", "fate of 197"],
                        require_all=True) == 1
 
 
 def test_recall_and_mrr_by_hand():
     ranks = [1, 3, None, 7]
-    assert ev.recall_at(ranks, 1) == 0.25
-    assert ev.recall_at(ranks, 5) == 0.5
-    assert ev.recall_at(ranks, 10) == 0.75
-    assert ev.mrr_at(ranks, 10) == pytest.approx((1 + 1 / 3 + 1 / 7) / 4)
-    assert ev.mrr_at(ranks, 5) == pytest.approx((1 + 1 / 3) / 4)
-    assert ev.recall_at([], 5) == 0.0 and ev.mrr_at([]) == 0.0
+    assert metrics.recall_at(ranks, 1) == 0.25
+    assert metrics.recall_at(ranks, 5) == 0.5
+    assert metrics.recall_at(ranks, 10) == 0.75
+    assert metrics.mrr_at(ranks, 10) == pytest.approx((1 + 1 / 3 + 1 / 7) / 4)
+    assert metrics.mrr_at(ranks, 5) == pytest.approx((1 + 1 / 3) / 4)
+    assert metrics.recall_at([], 5) == 0.0 and metrics.mrr_at([]) == 0.0
 
 
 def test_answer_correct_and_rate():
-    assert ev.answer_correct("In all, 25 children lost both parents.", ["25 Children lost both parents"])
-    assert not ev.answer_correct("130 children lost one parent.", ["25 children lost both parents"])
-    assert not ev.answer_correct(None, ["x"])
-    assert ev.rate([True, False, True, True]) == 0.75
-    assert ev.rate([]) == 0.0
+    assert metrics.answer_correct("In all, 25 children lost both parents.", ["25 Children lost both parents"])
+    assert not metrics.answer_correct("130 children lost one parent.", ["25 children lost both parents"])
+    assert not metrics.answer_correct(None, ["x"])
+    assert metrics.rate([True, False, True, True]) == 0.75
+    assert metrics.rate([]) == 0.0
 
 
 def test_latency_percentiles():
-    assert ev.latency([10, 20, 30, 40, 50]) == {"p50": 30.0, "p95": 48.0}
-    assert ev.latency([]) == {"p50": 0.0, "p95": 0.0}
+    assert metrics.latency([10, 20, 30, 40, 50]) == {"p50": 30.0, "p95": 48.0}
+    assert metrics.latency([]) == {"p50": 0.0, "p95": 0.0}
 
 
 def test_multihop_query_scores_follow_the_official_definition():
     gold = ["alpha beta", "gamma delta", "epsilon"]
     retrieved = ["no", "xx alpha\nbeta yy", "no", "gamma  delta and alpha beta", "epsilon"] + ["no"] * 6
-    s = ev.multihop_query_scores(retrieved, gold)
+    s = metrics.multihop_query_scores(retrieved, gold)
     assert s["Hits@4"] == 1.0 and s["Hits@10"] == 1.0
     assert s["MRR@10"] == 0.5
     # rank 2 finds one new fact, rank 4 one new (alpha beta is not new), rank 5 one new.
@@ -77,27 +77,27 @@ def test_multihop_query_scores_follow_the_official_definition():
 
 
 def test_multihop_scores_miss_beyond_ten_and_count_a_repeated_fact_once():
-    assert ev.multihop_query_scores(["no"] * 10 + ["alpha beta"], ["alpha beta"]) == {
+    assert metrics.multihop_query_scores(["no"] * 10 + ["alpha beta"], ["alpha beta"]) == {
         "Hits@10": 0.0, "Hits@4": 0.0, "MAP@10": 0.0, "MRR@10": 0.0}
-    s = ev.multihop_query_scores(["no"] * 5 + ["alphabeta"], ["alpha beta", "alpha beta"])
+    s = metrics.multihop_query_scores(["no"] * 5 + ["alphabeta"], ["alpha beta", "alpha beta"])
     assert (s["Hits@4"], s["Hits@10"], s["MRR@10"]) == (0.0, 1.0, 1 / 6)
     # the official code divides by min(len(gold), 10), the repeated fact included
     assert s["MAP@10"] == pytest.approx((1 / 6) / 2)
 
 
 def test_multihop_metrics_average_over_queries():
-    m = ev.multihop_metrics([["a b"], ["x", "c"]], [["ab"], ["c", "d"]])
+    m = metrics.multihop_metrics([["a b"], ["x", "c"]], [["ab"], ["c", "d"]])
     assert m == {"MRR@10": 0.75, "MAP@10": 0.625, "Hits@4": 1.0, "Hits@10": 1.0}
-    assert ev.multihop_metrics([], []) == {"MRR@10": 0.0, "MAP@10": 0.0, "Hits@4": 0.0, "Hits@10": 0.0}
+    assert metrics.multihop_metrics([], []) == {"MRR@10": 0.0, "MAP@10": 0.0, "Hits@4": 0.0, "Hits@10": 0.0}
 
 
 def test_select_queries_even_odd_and_limit():
     qs = [{"i": i} for i in range(7)]
-    assert [q["i"] for q in ev.select_queries(qs, "even")] == [0, 2, 4, 6]
-    assert [q["i"] for q in ev.select_queries(qs, "odd", limit=2)] == [1, 3]
-    assert len(ev.select_queries(qs, "all", limit=5)) == 5
-    with pytest.raises(ev.EvalError, match="unknown query subset"):
-        ev.select_queries(qs, "third")
+    assert [q["i"] for q in multihop.select_queries(qs, "even")] == [0, 2, 4, 6]
+    assert [q["i"] for q in multihop.select_queries(qs, "odd", limit=2)] == [1, 3]
+    assert len(multihop.select_queries(qs, "all", limit=5)) == 5
+    with pytest.raises(questions.EvalError, match="unknown query subset"):
+        multihop.select_queries(qs, "third")
 
 
 # ---------------------------------------------------------------- question files
@@ -112,9 +112,9 @@ def test_load_questions_reads_every_field(tmp_path):
     path = _write(tmp_path, json.dumps({"question": "Who spoke there?", "answerable": True, "contains": ["a", "b"],
                                         "all": True, "history": ["Where was it?"], "tag": "follow-up"}),
                   "", json.dumps({"question": "Capital of Peru?", "answerable": False}))
-    first, second = ev.load_questions(path)
-    assert first == ev.Question("Who spoke there?", True, ("a", "b"), True, ("Where was it?",), "follow-up")
-    assert second == ev.Question("Capital of Peru?", False)
+    first, second = questions.load_questions(path)
+    assert first == questions.Question("Who spoke there?", True, ("a", "b"), True, ("Where was it?",), "follow-up")
+    assert second == questions.Question("Capital of Peru?", False)
 
 
 @pytest.mark.parametrize("line, message", [
@@ -135,23 +135,23 @@ def test_load_questions_reads_every_field(tmp_path):
 ])
 def test_load_questions_rejects_a_bad_line_naming_it(tmp_path, line, message):
     path = _write(tmp_path, '{"question": "fine", "answerable": false}', line)
-    with pytest.raises(ev.EvalError, match=message) as info:
-        ev.load_questions(path)
+    with pytest.raises(questions.EvalError, match=message) as info:
+        questions.load_questions(path)
     assert f"{path}:2" in info.value.message
 
 
 def test_load_questions_rejects_empty_and_unreadable_files(tmp_path):
-    with pytest.raises(ev.EvalError, match="no questions"):
-        ev.load_questions(_write(tmp_path, "", "  "))
+    with pytest.raises(questions.EvalError, match="no questions"):
+        questions.load_questions(_write(tmp_path, "", "  "))
     (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\x00")
-    with pytest.raises(ev.EvalError, match="cannot read"):
-        ev.load_questions(tmp_path / "bin.jsonl")
+    with pytest.raises(questions.EvalError, match="cannot read"):
+        questions.load_questions(tmp_path / "bin.jsonl")
 
 
 # ---------------------------------------------------------------- the seed set
 
 def test_seed_set_has_the_required_kinds_of_question():
-    qs = ev.load_questions(SEED_QUESTIONS)
+    qs = questions.load_questions(SEED_QUESTIONS)
     answerable = [q for q in qs if q.answerable]
     assert len(answerable) >= 40
     assert sum(q.tag == "paraphrase" for q in answerable) >= len([q for q in answerable if not q.history]) / 2
@@ -163,25 +163,25 @@ def test_seed_set_has_the_required_kinds_of_question():
 
 
 def test_every_gold_substring_is_verbatim_in_an_article():
-    articles = [ev.fold(p.read_text(encoding="utf-8")) for p in sorted(SEED_DATA.iterdir())]
-    missing = [(q.question, g) for q in ev.load_questions(SEED_QUESTIONS) for g in q.contains
-               if not any(ev.fold(g) in text for text in articles)]
+    articles = [metrics.fold(p.read_text(encoding="utf-8")) for p in sorted(SEED_DATA.iterdir())]
+    missing = [(q.question, g) for q in questions.load_questions(SEED_QUESTIONS) for g in q.contains
+               if not any(metrics.fold(g) in text for text in articles)]
     assert missing == []
 
 
 def test_run_questions_ranks_even_when_the_service_abstains(seed_service):
-    answerer = ev.with_threshold(seed_service.answerer(), math.inf)  # abstains on everything
-    q = ev.Question("How many kids were orphaned?", True, ("25 children lost both parents",))
-    (outcome,) = ev.run_questions(answerer, [q], top_k=10)
+    answerer = questions.with_threshold(seed_service.answerer(), math.inf)  # abstains on everything
+    q = questions.Question("How many kids were orphaned?", True, ("25 children lost both parents",))
+    (outcome,) = questions.run_questions(answerer, [q], top_k=10)
     assert outcome.abstained and outcome.answer is None
-    assert len(outcome.passages) > 0 and ev.hit_rank(outcome.passages, q.contains) is not None
+    assert len(outcome.passages) > 0 and metrics.hit_rank(outcome.passages, q.contains) is not None
     assert outcome.ms > 0
 
 
 def test_sweep_runs_from_never_to_always_abstaining(seed_service):
-    qs = [ev.Question("How many families were completely wiped out?", True, ("8 families",)),
-          ev.Question("What is the capital of Australia?", False)]
-    low, high = ev.sweep(seed_service.answerer(), qs, thresholds=(-1.0, 1.01))
+    qs = [questions.Question("How many families were completely wiped out?", True, ("8 families",)),
+          questions.Question("What is the capital of Australia?", False)]
+    low, high = questions.sweep(seed_service.answerer(), qs, thresholds=(-1.0, 1.01))
     assert low == {"threshold": -1.0, "abstention_unanswerable": 0.0, "false_abstentions": 0}
     assert high == {"threshold": 1.01, "abstention_unanswerable": 1.0, "false_abstentions": 1}
 
@@ -252,18 +252,18 @@ def test_qa_eval_missing_multihop_folder(runner, tmp_path):
 
 # ---------------------------------------------------------------- MultiHop-RAG
 
-needs_multihop = pytest.mark.skipif(not (MULTIHOP / ev.MULTIHOP_CORPUS).exists(),
+needs_multihop = pytest.mark.skipif(not (MULTIHOP / multihop.MULTIHOP_CORPUS).exists(),
                                     reason="the shared MultiHop-RAG folder is absent")
 
 
 @needs_multihop
 def test_multihop_corpus_ingests_whole_through_the_json_path(tmp_path):
-    shutil.copyfile(MULTIHOP / ev.MULTIHOP_CORPUS, tmp_path / ev.MULTIHOP_CORPUS)
+    shutil.copyfile(MULTIHOP / multihop.MULTIHOP_CORPUS, tmp_path / multihop.MULTIHOP_CORPUS)
     corpus = read_corpus(tmp_path, max_file_bytes=Config().ingest.max_file_bytes)
     assert corpus.skipped == []
     assert len(corpus.articles) == 609
     assert all(a.title and a.source and a.date for a in corpus.articles)
-    raw = json.loads((MULTIHOP / ev.MULTIHOP_CORPUS).read_text(encoding="utf-8"))
+    raw = json.loads((MULTIHOP / multihop.MULTIHOP_CORPUS).read_text(encoding="utf-8"))
     assert [a.title for a in corpus.articles] == [r["title"].strip() for r in raw]
     assert corpus.articles[0].date == raw[0]["published_at"][:10]
 
@@ -272,7 +272,7 @@ def test_multihop_corpus_ingests_whole_through_the_json_path(tmp_path):
 @pytest.mark.e2e
 def test_small_multihop_run_scores_and_reports_null_queries(encoder):
     """Six even-numbered queries (one of them a null query) over just the articles they cite."""
-    report = ev.run_multihop(Config(), MULTIHOP, encoder=encoder, subset="even", limit=6, gold_articles_only=True)
+    report = multihop.run_multihop(Config(), MULTIHOP, encoder=encoder, subset="even", limit=6, gold_articles_only=True)
     assert (report["queries"], report["null_queries"]) == (5, 1)
     assert report["gold_articles_only"] and report["subset"] == "even"
     assert 0 < report["articles"] < 609 and report["chunks"] > report["articles"]
@@ -280,7 +280,7 @@ def test_small_multihop_run_scores_and_reports_null_queries(encoder):
     assert report["MRR@10"] <= report["Hits@10"] and report["Hits@4"] <= report["Hits@10"]
     assert report["null_abstention"] in (0.0, 1.0)
     assert sum(t["queries"] for t in report["by_type"].values()) == 5
-    text = ev.format_multihop(report)
+    text = tables.format_multihop(report)
     assert "5 queries (even, limit 6)" in text and "(gold articles only)" in text
 
 
@@ -290,10 +290,10 @@ def test_multihop_kept_index_is_reused_until_the_chunking_changes(encoder, runne
     """Query-time ablations share one build; a build-time change (the header) rebuilds."""
     kept = tmp_path / "kept"
     run = dict(encoder=encoder, subset="even", limit=4, gold_articles_only=True, keep_index=kept)
-    first = ev.run_multihop(Config(), MULTIHOP, **run)
+    first = multihop.run_multihop(Config(), MULTIHOP, **run)
     assert first["build_seconds"] is not None and (kept / "index" / "CURRENT").is_file()
     version = (kept / "index" / "CURRENT").read_text()
-    again = ev.run_multihop(Config(), MULTIHOP, **run)
+    again = multihop.run_multihop(Config(), MULTIHOP, **run)
     assert again["build_seconds"] is None and (kept / "index" / "CURRENT").read_text() == version
     assert {k: again[k] for k in ("MRR@10", "MAP@10", "Hits@4", "Hits@10", "chunks")} == \
         {k: first[k] for k in ("MRR@10", "MAP@10", "Hits@4", "Hits@10", "chunks")}
@@ -305,6 +305,6 @@ def test_multihop_kept_index_is_reused_until_the_chunking_changes(encoder, runne
     assert "index reused" in result.output
     bare = Config()
     bare = bare.replace(chunking=dataclasses.replace(bare.chunking, header=False))
-    rebuilt = ev.run_multihop(bare, MULTIHOP, **run)
+    rebuilt = multihop.run_multihop(bare, MULTIHOP, **run)
     assert rebuilt["build_seconds"] is not None and rebuilt["chunking"]["header"] is False
     assert (kept / "index" / "CURRENT").read_text() != version

@@ -1,0 +1,179 @@
+"""Question files (JSON Lines) and running them through the service: ranking, answers, abstention."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from qa.asking.answer import Answerer
+from qa.errors import BadRequest, QAError
+from qa.evaluation.metrics import answer_correct, hit_rank, latency, mrr_at, rate, recall_at
+from qa.validation import validate_question
+
+# The SearchConfig field that decides abstention; the sweep and the "rank regardless of
+# abstention" pass set it, so it is named once here.
+ABSTAIN_SETTING = "min_score"
+SWEEP = tuple(round(t, 2) for t in np.arange(0.10, 0.651, 0.05))
+
+
+class EvalError(QAError):
+    status = 400
+    code = "eval_error"
+
+
+@dataclass(frozen=True)
+class Question:
+    question: str
+    answerable: bool
+    contains: tuple[str, ...] = ()
+    all: bool = False  # every gold substring must be found within the top k, not just one
+    history: tuple[str, ...] = ()
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One question's served result; `passages` are ranked even when the service abstained."""
+
+    question: Question
+    abstained: bool
+    answer: str | None
+    passages: list[str]
+    ms: float
+
+
+_FIELDS = {"question", "answerable", "contains", "all", "history", "tag"}
+
+
+def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise EvalError(f"{where}: '{what}' must be a list of non-empty strings")
+    return tuple(value)
+
+
+def parse_question(record: Any, where: str) -> Question:
+    """One JSONL record as a Question, or an error naming the line and the field."""
+    if not isinstance(record, dict):
+        raise EvalError(f"{where}: not a JSON object")
+    unknown = sorted(set(record) - _FIELDS)
+    if unknown:
+        raise EvalError(f"{where}: unknown field '{unknown[0]}'")
+    history = _strings(record.get("history", []), "history", where)
+    for value, what in [(record.get("question"), ""), *((turn, "in 'history': ") for turn in history)]:
+        try:
+            validate_question(value)
+        except BadRequest as exc:
+            raise EvalError(f"{where}: {what}{exc.message}") from None
+    question = record["question"]
+    answerable = record.get("answerable")
+    if not isinstance(answerable, bool):
+        raise EvalError(f"{where}: 'answerable' must be true or false")
+    contains = _strings(record.get("contains", []), "contains", where)
+    if answerable and not contains:
+        raise EvalError(f"{where}: an answerable question needs gold text in 'contains'")
+    if not answerable and contains:
+        raise EvalError(f"{where}: an unanswerable question cannot have gold text")
+    require_all = record.get("all", False)
+    if not isinstance(require_all, bool):
+        raise EvalError(f"{where}: 'all' must be true or false")
+    tag = record.get("tag")
+    if tag is not None and not isinstance(tag, str):
+        raise EvalError(f"{where}: 'tag' must be a string")
+    return Question(question, answerable, contains, require_all, history, tag)
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Read a question file (JSON Lines); any bad line is an error, never silently dropped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise EvalError(f"cannot read {path}: {exc}") from None
+    questions = []
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise EvalError(f"{path}:{no}: malformed JSON ({exc.msg})") from None
+        questions.append(parse_question(record, f"{path}:{no}"))
+    if not questions:
+        raise EvalError(f"{path}: no questions")
+    return questions
+
+
+def with_threshold(answerer: Answerer, value: float) -> Answerer:
+    """The same index and model with another abstention threshold (-inf: never abstain)."""
+    return answerer.with_settings(dataclasses.replace(answerer.cfg, **{ABSTAIN_SETTING: value}))
+
+
+def _ask(answerer: Answerer, q: Question, top_k: int):
+    return answerer.ask(q.question, top_k, history=q.history)
+
+
+def run_questions(answerer: Answerer, questions: Sequence[Question], top_k: int = 10) -> list[Outcome]:
+    """Ask each question as /api/ask would; where the service abstained, ask again with
+    abstention off so ranking is still measured (abstention is reported on its own)."""
+    ranker = with_threshold(answerer, float("-inf"))
+    outcomes = []
+    for q in questions:
+        started = time.perf_counter()
+        result = _ask(answerer, q, top_k)
+        ms = (time.perf_counter() - started) * 1000
+        passages = _ask(ranker, q, top_k).passages if result.abstained else result.passages
+        outcomes.append(Outcome(q, result.abstained, result.answer.text if result.answer else None,
+                                [p.text for p in passages], ms))
+    return outcomes
+
+
+def _ranks(outcomes: Sequence[Outcome]) -> list[int | None]:
+    return [hit_rank(o.passages, o.question.contains, o.question.all) for o in outcomes]
+
+
+def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """The figures `qa eval` prints for a question set, plus the questions that missed."""
+    answerable = [o for o in outcomes if o.question.answerable]
+    unanswerable = [o for o in outcomes if not o.question.answerable]
+    ranks = _ranks(answerable)
+    tags: dict[str, list[Outcome]] = {}
+    for o in answerable:
+        tags.setdefault(o.question.tag or "untagged", []).append(o)
+    misses = [{"question": o.question.question, "rank": r, "abstained": o.abstained, "answer": o.answer}
+              for o, r in zip(answerable, ranks)
+              if r is None or r > 5 or o.abstained or not answer_correct(o.answer, o.question.contains)]
+    misses += [{"question": o.question.question, "answerable": False, "answer": o.answer}
+               for o in unanswerable if not o.abstained]
+    return {
+        "questions": len(outcomes),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "recall@1": round(recall_at(ranks, 1), 4),
+        "recall@5": round(recall_at(ranks, 5), 4),
+        "recall@10": round(recall_at(ranks, 10), 4),
+        "MRR@10": round(mrr_at(ranks, 10), 4),
+        "answer_accuracy": round(rate(answer_correct(o.answer, o.question.contains) for o in answerable), 4),
+        "abstention_unanswerable": round(rate(o.abstained for o in unanswerable), 4),
+        "false_abstentions": sum(o.abstained for o in answerable),
+        "latency_ms": latency([o.ms for o in outcomes]),
+        "recall@5_by_tag": {t: round(recall_at(_ranks(os), 5), 4) for t, os in sorted(tags.items())},
+        "misses": misses,
+    }
+
+
+def sweep(answerer: Answerer, questions: Sequence[Question], top_k: int = 10,
+          thresholds: Sequence[float] = SWEEP) -> list[dict[str, float]]:
+    """Abstention on unanswerable and false abstentions at each threshold: where to set it."""
+    rows = []
+    for t in thresholds:
+        candidate = with_threshold(answerer, t)
+        abstained = [(q.answerable, _ask(candidate, q, top_k).abstained) for q in questions]
+        rows.append({"threshold": t,
+                     "abstention_unanswerable": round(rate(a for ok, a in abstained if not ok), 4),
+                     "false_abstentions": sum(a for ok, a in abstained if ok)})
+    return rows
