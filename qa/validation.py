@@ -124,7 +124,8 @@ def validate_filters(value: Any) -> Filters:
     unknown = sorted(set(value) - set(FILTER_KEYS))
     if unknown:
         raise BadRequest(f"unknown filter '{unknown[0]}'; filters are {', '.join(sorted(FILTER_KEYS))}")
-    filters = Filters(date_from=_date(value.get("date_from"), "date_from"), date_to=_date(value.get("date_to"), "date_to"),
+    filters = Filters(date_from=_date(value.get("date_from"), "date_from"),
+                      date_to=_date(value.get("date_to"), "date_to"),
                       sources=_names(value.get("source"), "source"), doc_ids=_names(value.get("doc_id"), "doc_id"))
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise BadRequest("filter 'date_from' is after 'date_to'")

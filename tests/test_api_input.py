@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import subprocess
+import sys
 
 import jsonschema
 import pytest
 from openapi_spec_validator import validate as validate_spec
 
-from qa.http.app import create_app
-from qa.errors import ConfigError
+from qa.errors import BadRequest, ConfigError
+from qa.http.app import MAX_URL_BYTES, create_app
 from qa.http.openapi import spec
+from qa.validation import MAX_TOP_K, validate_question
 
 QUESTION = "How many people died in the Khojaly massacre?"
 
 
 def conforms(response, schema_name: str) -> dict:
     """Validate a real response body against a schema of the served OpenAPI document."""
-    document = spec()
+    document = spec(admin=False)
     body = response.get_json()
     schema = {"$ref": f"#/components/schemas/{schema_name}", "components": document["components"]}
     jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
@@ -73,7 +77,7 @@ def test_unknown_fields_are_ignored(client):
     extra = client.post("/api/ask", json={"question": QUESTION, "colour": "blue", "top_k_": 99,
                                           "nested": {"a": [1, None]}}).get_json()
     assert {**extra, "took_ms": 0} == {**plain, "took_ms": 0}
-    assert spec()["components"]["schemas"]["AskRequest"]["additionalProperties"] is True
+    assert spec(admin=False)["components"]["schemas"]["AskRequest"]["additionalProperties"] is True
 
 
 def test_body_exactly_64k_is_read_and_one_byte_more_is_413(client):
@@ -115,7 +119,7 @@ def test_security_headers_on_every_kind_of_response(client):
 def test_openapi_document_is_valid_and_served(client):
     document = client.get("/api/openapi.json").get_json()
     validate_spec(document)
-    assert set(document["paths"]) >= {"/api/ask", "/api/health", "/api/admin/reload"}
+    assert set(document["paths"]) == {"/api/ask", "/api/health"}  # admin is off: not promised
     conforms(client.get("/api/health"), "Health")
     conforms(client.get("/api/ask", query_string={"q": QUESTION, "top_k": 3}), "Result")
     conforms(client.post("/api/ask", json={"question": "Which football club won the 1998 cup final in Peru?"}),
@@ -193,3 +197,95 @@ def test_bad_rate_limit_is_a_config_error(seed_config, seed_service):
     cfg = seed_config.replace(server=seed_config.server.__class__(rate_limit="lots"))
     with pytest.raises(ConfigError, match="server.rate_limit"):
         create_app(cfg, service=seed_service)
+
+
+def test_rate_limit_covers_the_pages_script_too(seed_config, seed_service):
+    """The page's script asks through POST /reply: the same allowance, refused as a turn."""
+    cfg = seed_config.replace(server=seed_config.server.__class__(rate_limit="2/minute"))
+    client = create_app(cfg, service=seed_service).test_client()
+    assert client.post("/reply", json={"question": QUESTION}).status_code == 200
+    assert client.get("/api/ask", query_string={"q": QUESTION}).status_code == 200
+    limited = client.post("/reply", json={"question": QUESTION})
+    assert limited.status_code == 429 and limited.mimetype == "text/html" and int(limited.headers["Retry-After"]) > 0
+    html = limited.get_data(as_text=True)
+    assert html.startswith('<li class="turn">') and QUESTION in html and "<html" not in html
+
+
+def test_admin_is_in_the_document_only_when_it_is_on(seed_config, seed_service, monkeypatch):
+    monkeypatch.delenv("QA_ADMIN_TOKEN", raising=False)
+    off = create_app(seed_config, service=seed_service).test_client()
+    assert "/api/admin/reload" not in off.get("/api/openapi.json").get_json()["paths"]
+    error(off.post("/api/admin/reload"), 404)
+    monkeypatch.setenv("QA_ADMIN_TOKEN", "s3cret")
+    on = create_app(seed_config, service=seed_service).test_client()
+    document = on.get("/api/openapi.json").get_json()
+    validate_spec(document)
+    responses = document["paths"]["/api/admin/reload"]["post"]["responses"]
+    assert "401" in responses and "404" not in responses  # on: a missing header is the promised 401
+    assert error(on.post("/api/admin/reload"), 401)["code"] == "unauthorized"
+
+
+def _url_of(size: int, path: str = "/api/health") -> str:
+    """A URL of exactly `size` bytes (path and query string)."""
+    head = f"{path}?pad="
+    return head + "a" * (size - len(head))
+
+
+@pytest.mark.parametrize("path", ["/api/health", "/api/ask", "/api/admin/reload", "/api/nothing"])
+def test_a_url_over_the_limit_is_a_json_414_under_api(client, path):
+    for method in (client.get, client.post):
+        err = error(method(_url_of(MAX_URL_BYTES + 1, path)), 414)
+        assert err["code"] == "uri_too_long" and f"{MAX_URL_BYTES:,}" in err["message"]
+    assert client.get(_url_of(MAX_URL_BYTES)).status_code == 200
+
+
+def test_a_url_over_the_limit_is_a_414_page_elsewhere(client):
+    r = client.get(_url_of(MAX_URL_BYTES + 1, "/"))
+    assert r.status_code == 414 and r.mimetype == "text/html"
+    assert "That address is too long" in r.get_data(as_text=True)
+
+
+def test_a_long_non_ascii_get_question_with_history_fits_the_url_limit(client):
+    """2,000 characters of three UTF-8 bytes each are 18,000 bytes percent-encoded: the
+    question at its limit and two earlier ones as long still fit in one GET."""
+    question = "霍贾利大屠杀" * 333 + "霍贾"  # 2,000 characters, no spaces
+    r = client.get("/api/ask", query_string={"q": question, "history": [question, question]})
+    assert len(r.request.full_path.encode()) > 50_000
+    assert conforms(r, "Result")["question"] == question
+
+
+def test_every_operation_documents_the_414(client):
+    for path, operations in spec(admin=True)["paths"].items():
+        for method, operation in operations.items():
+            assert "414" in operation["responses"], (method, path)
+
+
+def test_the_validation_module_needs_no_web_stack():
+    code = "import sys, qa.validation; sys.exit('flask' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_top_k_limit_is_one_constant_everywhere():
+    from qa.cli import cli
+
+    document = spec(admin=False)
+    question_params = {p["name"]: p for p in document["paths"]["/api/ask"]["get"]["parameters"]}
+    assert question_params["top_k"]["schema"]["maximum"] == MAX_TOP_K
+    assert document["components"]["schemas"]["AskRequest"]["properties"]["top_k"]["maximum"] == MAX_TOP_K
+    for command in ("ask", "eval"):
+        (option,) = [p for p in cli.commands[command].params if p.name == "top_k"]
+        assert option.type.max == MAX_TOP_K
+
+
+@pytest.mark.parametrize("char", [chr(c) for c in [*range(0x21), 0x7f, 0x85, 0xa0, 0x2028, 0xfeff]])
+def test_the_documented_question_pattern_is_the_check(char):
+    """Each character alone and inside a question: the OpenAPI pattern accepts exactly what
+    validate_question accepts (both are built from one definition)."""
+    pattern = spec(admin=False)["components"]["schemas"]["AskRequest"]["properties"]["question"]["pattern"]
+    for question in (char, f"Who {char} came?"):
+        try:
+            validate_question(question)
+            accepted = True
+        except BadRequest:
+            accepted = False
+        assert bool(re.search(pattern, question)) == accepted, repr(question)

@@ -114,7 +114,7 @@ def test_ask_with_enter_and_keep_the_conversation(web_server, page):
     page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(DOCS / "screenshot-desktop.png"))
 
-    with page.expect_request("**/api/ask") as request:
+    with page.expect_request("**/reply") as request:
         second = ask(page, SECOND)
     assert request.value.post_data_json == {"question": SECOND, "history": [QUESTION]}
     expect(page.locator("#log .q-text")).to_have_text([QUESTION, SECOND])
@@ -129,7 +129,7 @@ def test_filters_are_sent_with_the_question_and_shown_on_the_reply(web_server, p
     page.click("#filters summary")
     outlet = page.locator("#source option").last.text_content()
     page.select_option("#source", label=outlet)
-    with page.expect_request("**/api/ask") as request:
+    with page.expect_request("**/reply") as request:
         turn = ask(page, QUESTION)
     assert request.value.post_data_json == {"question": QUESTION, "history": [], "filters": {"source": outlet}}
     expect(turn.locator(".filtered")).to_have_text(f"Filtered: {outlet}")
@@ -142,7 +142,7 @@ def test_filters_are_sent_with_the_question_and_shown_on_the_reply(web_server, p
 
     page.fill("#date_from", "2025-01-01")
     page.fill("#date_to", "2024-01-01")
-    with page.expect_request("**/api/ask") as request:
+    with page.expect_request("**/reply") as request:
         turn = ask(page, SECOND)
     assert request.value.post_data_json["filters"] == {"source": outlet, "date_from": "2025-01-01", "date_to": "2024-01-01"}
     expect(turn.locator(".reply.error")).to_contain_text("filter 'date_from' is after 'date_to'")
@@ -150,9 +150,11 @@ def test_filters_are_sent_with_the_question_and_shown_on_the_reply(web_server, p
 
     page.fill("#date_to", "")
     page.select_option("#source", value="")
-    with page.expect_request("**/api/ask") as request:
+    with page.expect_request("**/reply") as request:
         turn = ask(page, QUESTION)
+    # The refused question was never asked, so it is no follow-up's history.
     assert request.value.post_data_json["filters"] == {"date_from": "2025-01-01"}
+    assert request.value.post_data_json["history"] == [QUESTION]
     expect(turn.locator(".filtered")).to_have_text("Filtered: from 2025-01-01")
     for meta in turn.locator(".cite .meta").all_text_contents():
         assert meta.split(" · ")[1] >= "2025-01-01"
@@ -268,7 +270,7 @@ def test_a_too_long_question_is_a_reply_and_stays_in_the_box(web_server, page):
 def test_busy_state_blocks_a_second_submit(web_server, page):
     page.goto(web_server.url + "/")
     requests_made = []
-    page.on("request", lambda r: requests_made.append(r) if "/api/ask" in r.url else None)
+    page.on("request", lambda r: requests_made.append(r) if r.url.endswith("/reply") else None)
     state = page.evaluate("""(questions) => {
         const form = document.getElementById("ask"), box = document.getElementById("q");
         box.value = questions[0]; form.requestSubmit();

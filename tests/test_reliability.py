@@ -50,20 +50,20 @@ def versions_on_disk(cfg) -> list[str]:
 def test_reload_swaps_and_in_flight_requests_keep_their_version(cfg, encoder):
     service = Service(cfg, encoder=encoder)
     old = service.answerer()  # what a request that started now holds
-    first = old.index.name
+    first = old.store.info.version
     assert service.reload() is False  # nothing new
     new_version(cfg, "99990101T000000-aaaaaa")
     assert service.reload() is True
-    assert service.answerer().index.name == "99990101T000000-aaaaaa"
+    assert service.answerer().store.info.version == "99990101T000000-aaaaaa"
     # The request that started before the swap finishes on its own version, with real citations.
     result = old.ask(QUESTION)
-    assert old.index.name == first and not result.abstained
+    assert old.store.info.version == first and not result.abstained
     assert result.to_dict() == service.answerer().ask(QUESTION).to_dict() | {"took_ms": result.took_ms}
 
 
 def test_prune_spares_a_version_a_server_still_holds(cfg, encoder):
     service = Service(cfg, encoder=encoder)
-    served = service.answerer().index.name
+    served = service.answerer().store.info.version
     new_version(cfg, "99990101T000000-aaaaaa", keep=1)
     new_version(cfg, "99990102T000000-bbbbbb", keep=1)
     # keep=1 would delete both older versions, but the served one is held by the service.

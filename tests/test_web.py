@@ -3,12 +3,12 @@ the source view, escaping, the HTML error pages and the security headers."""
 
 from __future__ import annotations
 
-import json
+import re
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import lxml.html
 import pytest
-from conftest import XSS_IMG, XSS_QUESTION, XSS_SCRIPT, make_config
+from conftest import ROOT, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, make_config
 
 from qa.http.app import create_app
 from qa.config import WebConfig, load_config
@@ -29,6 +29,11 @@ def page(response):
 
 def text(node) -> str:
     return node.text_content()
+
+
+def turns(doc) -> list:
+    """The conversation's turns (not those inside the page's <template>s)."""
+    return doc.get_element_by_id("log").find_class("turn")
 
 
 @pytest.fixture()
@@ -55,15 +60,15 @@ def test_empty_state_describes_the_corpus_and_offers_examples(web_client, seed_s
     r = web_client.get("/")
     assert r.status_code == 200
     doc = page(r)
-    summary = seed_service.answerer().index.store.summary()
+    summary = seed_service.store().summary()
     corpus = text(doc.get_element_by_id("intro-title").getparent().find_class("corpus")[0])
     assert corpus.startswith("5 articles")
-    assert f"{summary['date_from']} to {summary['date_to']}" in corpus
-    assert all(source in corpus for source in summary["sources"])
+    assert f"{summary.date_from} to {summary.date_to}" in corpus
+    assert all(source in corpus for source in summary.sources)
     examples = doc.find_class("example")
     assert [text(a) for a in examples] == EXAMPLES
     assert parse_qs(urlsplit(examples[0].get("href")).query) == {"q": [QUESTION]}
-    assert not doc.find_class("turn")
+    assert not turns(doc)
     assert doc.get_element_by_id("log").get("role") == "log"
     assert doc.get_element_by_id("log").get("aria-live") == "polite"
     label = doc.xpath("//label[@for='q']")
@@ -75,7 +80,7 @@ def test_question_in_the_url_renders_the_cited_answer(web_client, client, seed_c
     r = web_client.get("/", query_string={"q": QUESTION})
     assert r.status_code == 200
     doc = page(r)
-    (turn,) = doc.find_class("turn")
+    (turn,) = turns(doc)
     assert text(turn.find_class("q-text")[0]) == QUESTION
     assert doc.get_element_by_id("starter").get("hidden") is not None
     quote = turn.xpath(".//blockquote")[0]
@@ -110,7 +115,7 @@ def test_top_k_in_the_url(web_client):
 def test_abstention_is_a_plain_reply_without_passages(web_client):
     r = web_client.get("/", query_string={"q": OFF_TOPIC})
     assert r.status_code == 200
-    (turn,) = page(r).find_class("turn")
+    (turn,) = turns(page(r))
     assert turn.find_class("abstain")
     assert "The articles do not answer this." in text(turn)
     assert not turn.xpath(".//blockquote") and not turn.find_class("passage")
@@ -125,7 +130,7 @@ def test_abstention_is_a_plain_reply_without_passages(web_client):
 def test_bad_questions_are_replies_in_the_conversation(web_client, query, words):
     r = web_client.get("/", query_string=query)
     assert r.status_code == 400
-    (turn,) = page(r).find_class("turn")
+    (turn,) = turns(page(r))
     (reply,) = turn.find_class("error")
     assert ERROR_LEADS["bad_request"] in text(reply) and words in text(reply)
 
@@ -138,7 +143,7 @@ def test_without_an_index_the_page_explains_instead_of_breaking(no_index_client)
 
     r = no_index_client.get("/", query_string={"q": QUESTION})
     assert r.status_code == 503
-    assert ERROR_LEADS["index_unavailable"] in text(page(r).find_class("turn")[0].find_class("error")[0])
+    assert ERROR_LEADS["index_unavailable"] in text(turns(page(r))[0].find_class("error")[0])
 
     r = no_index_client.get("/articles/anything")
     assert r.status_code == 503
@@ -146,13 +151,110 @@ def test_without_an_index_the_page_explains_instead_of_breaking(no_index_client)
     assert no_index_client.get("/api/ask?q=hi").is_json
 
 
-def test_error_leads_reach_the_script_as_json(web_client):
+def reply_turn(client, body: dict, status: int = 200):
+    """The turn POST /reply renders for the page's script: one <li class="turn">, nothing else."""
+    r = client.post("/reply", json=body)
+    assert r.status_code == status and r.mimetype == "text/html"
+    (turn,) = lxml.html.fragments_fromstring(r.get_data(as_text=True))
+    assert turn.tag == "li" and turn.get("class") == "turn"
+    return turn
+
+
+@pytest.mark.parametrize("question, filters", [
+    (QUESTION, None), (OFF_TOPIC, None), (QUESTION, {"source": "Trend", "date_from": "2023-01-01"}),
+])
+def test_the_scripts_reply_is_the_turn_the_page_renders(web_client, question, filters):
+    """One drawing of a reply: what the script inserts is what the page shows without it."""
+    fragment = reply_turn(web_client, {"question": question, "history": [], "filters": filters})
+    (in_page,) = turns(page(web_client.get("/", query_string={"q": question, **(filters or {})})))
+    assert lxml.html.tostring(fragment, with_tail=False) == lxml.html.tostring(in_page, with_tail=False)
+
+
+def test_the_scripts_reply_uses_the_history(web_client):
+    turn = reply_turn(web_client, {"question": "And how many of them were children?", "history": [QUESTION]})
+    assert text(turn.find_class("q-text")[0]) == "And how many of them were children?"
+    assert turn.xpath(".//blockquote") and turn.find_class("share")
+
+
+@pytest.mark.parametrize("body, words", [
+    ({"question": "x" * 2001}, "the limit is 2000"),
+    ({"question": QUESTION, "filters": {"date_from": "2025-01-01", "date_to": "2024-01-01"}}, "is after 'date_to'"),
+    ({"question": QUESTION, "history": ["When?", " "]}, "'history': each item is empty"),
+    ({"question": QUESTION, "top_k": 0}, "'top_k' must be"),
+])
+def test_a_refused_question_is_a_turn_with_its_reason(web_client, body, words):
+    turn = reply_turn(web_client, body, 400)
+    assert text(turn.find_class("q-text")[0]) == body["question"]
+    (reply,) = turn.find_class("error")
+    assert ERROR_LEADS["bad_request"] in text(reply) and words in text(reply)
+
+
+@pytest.mark.parametrize("data, content_type, status, words", [
+    (b"question=hi", "application/x-www-form-urlencoded", 415, "Content-Type: application/json"),
+    (b"{", "application/json", 400, "not valid JSON"),
+    (b'{"question": "' + b"a" * 70_000 + b'"}', "application/json", 413, ""),
+])
+def test_a_reply_request_the_server_cannot_read_is_a_turn(web_client, data, content_type, status, words):
+    r = web_client.post("/reply", data=data, content_type=content_type)
+    assert r.status_code == status and r.mimetype == "text/html"
+    (turn,) = lxml.html.fragments_fromstring(r.get_data(as_text=True))
+    assert ERROR_LEADS["default" if status != 400 else "bad_request"] in text(turn) and words in text(turn)
+
+
+def test_the_reply_endpoint_is_not_a_page(web_client):
+    r = web_client.get("/reply")
+    assert r.status_code == 405 and "POST" in r.headers["Allow"]
+    assert text(page(r).get_element_by_id("error-title")) == "That cannot be done here"
+
+
+def test_without_an_index_the_scripts_reply_says_so(no_index_client):
+    (reply,) = reply_turn(no_index_client, {"question": QUESTION}, 503).find_class("error")
+    assert ERROR_LEADS["index_unavailable"] in text(reply) and "qa index build" in text(reply)
+
+
+def test_an_unexpected_error_in_a_reply_is_a_turn_that_tells_nothing_inside(seed_config):
+    class Broken:
+        def answerer(self):
+            raise RuntimeError("secret detail")
+
+    app = create_app(seed_config, service=Broken())
+    r = app.test_client().post("/reply", json={"question": QUESTION})
+    assert r.status_code == 500 and "secret detail" not in r.get_data(as_text=True)
+    (turn,) = lxml.html.fragments_fromstring(r.get_data(as_text=True))
+    assert ERROR_LEADS["default"] in text(turn.find_class("error")[0])
+
+
+def template_turn(doc, name: str):
+    (node,) = doc.xpath(f"//template[@id='turn-{name}']")
+    (turn,) = node.find_class("turn")
+    return turn
+
+
+def test_the_turns_the_script_shows_alone_are_rendered_into_the_page(web_client):
     doc = page(web_client.get("/"))
-    assert json.loads(doc.get_element_by_id("error-leads").text) == ERROR_LEADS
+    pending = template_turn(doc, "pending")
+    assert text(pending.find_class("who")[0]) == "You asked" and pending.find_class("pending")
+    unreachable = template_turn(doc, "unreachable")
+    assert ERROR_LEADS["unreachable"] in text(unreachable.find_class("error")[0])
+    assert text(unreachable.find_class("q-text")[0]) == ""  # the script puts the question in
+    assert doc.get_element_by_id("ask").get("data-reply") == "/reply"
+
+
+REPLY_WORDS = ["You asked", "Not answered", "From the articles", "Searching the articles", "Filtered",
+               "do not answer", "Supporting passages", "relevance", "Link to this answer", "publisher",
+               "outlet not stated", "undated", *ERROR_LEADS.values()]
+
+
+def test_the_pages_script_writes_no_words_of_a_reply():
+    """Every word of a reply comes from the server's template; the script only inserts it."""
+    script = (ROOT / "qa" / "http" / "static" / "app.js").read_text(encoding="utf-8")
+    code = re.sub(r"//.*", "", script)
+    assert [w for w in REPLY_WORDS if w.lower() in code.lower()] == []
+    assert re.findall(r"createElement\((\S+?)\)", code) == ['"template"']
 
 
 def test_source_view_marks_the_cited_passage_by_offsets(web_client, seed_service):
-    store = seed_service.answerer().index.store
+    store = seed_service.store()
     row = store.chunks([3])[3]
     article = store.article(row.doc_id)
     start, end = row.start + 10, row.end - 5
@@ -170,7 +272,7 @@ def test_source_view_marks_the_cited_passage_by_offsets(web_client, seed_service
 
 
 def test_source_view_marks_a_whole_chunk_or_offsets_alone(web_client, seed_service):
-    store = seed_service.answerer().index.store
+    store = seed_service.store()
     row = store.chunks([3])[3]
     article = store.article(row.doc_id)
     mark = page(web_client.get(f"/articles/{row.doc_id}?chunk=3")).xpath("//mark")[0]
@@ -181,7 +283,7 @@ def test_source_view_marks_a_whole_chunk_or_offsets_alone(web_client, seed_servi
 
 
 def test_every_citation_link_opens_its_passage(web_client, seed_service):
-    store = seed_service.answerer().index.store
+    store = seed_service.store()
     links = page(web_client.get("/", query_string={"q": QUESTION})).find_class("cite-link")
     assert len(links) == 6  # the answer and five passages
     for link in links:
@@ -201,14 +303,14 @@ def test_every_citation_link_opens_its_passage(web_client, seed_service):
     ("chunk=99999", 404, "has no passage 99999"),
 ])
 def test_source_view_rejects_bad_passages_with_a_page(web_client, seed_service, query, status, words):
-    doc_id = seed_service.answerer().index.store.chunks([3])[3].doc_id
+    doc_id = seed_service.store().chunks([3])[3].doc_id
     r = web_client.get(f"/articles/{doc_id}?{query}")
     assert r.status_code == status
     assert words in text(page(r).get_element_by_id("error-title").getparent())
 
 
 def test_a_chunk_of_another_article_is_not_found(web_client, seed_service):
-    rows = seed_service.answerer().index.store.chunks(range(30))
+    rows = seed_service.store().chunks(range(30))
     first = rows[0]
     other = next(r for r in rows.values() if r.doc_id != first.doc_id)
     assert web_client.get(f"/articles/{first.doc_id}?chunk={other.chunk_id}").status_code == 404
@@ -290,6 +392,16 @@ def test_markup_in_articles_and_questions_is_shown_as_text(xss_client, xss_confi
     assert text(page(r).find_class("q-text")[0]) == XSS_SCRIPT + XSS_IMG
 
 
+def test_markup_in_the_scripts_reply_is_shown_as_text(xss_client):
+    r = xss_client.post("/reply", json={"question": XSS_QUESTION + XSS_IMG})
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and XSS_SCRIPT not in html and XSS_IMG not in html
+    (turn,) = lxml.html.fragments_fromstring(html)
+    assert not turn.xpath(".//script | .//img") and not turn.find_class("orig")
+    assert text(turn.find_class("q-text")[0]) == XSS_QUESTION + XSS_IMG
+    assert XSS_SCRIPT in text(turn.xpath(".//blockquote")[0])
+
+
 def test_doc_ids_with_folders_and_non_ascii_letters_open(xss_client):
     r = xss_client.get("/articles/Ünï festivals/harbour")
     assert r.status_code == 200
@@ -300,7 +412,7 @@ def replies(client, query: dict):
     """The single turn of GET / with `query`, and the citations' "outlet · date" lines."""
     r = client.get("/", query_string=query)
     assert r.status_code == 200
-    (turn,) = page(r).find_class("turn")
+    (turn,) = turns(page(r))
     return turn, [text(m) for m in turn.find_class("meta")]
 
 
@@ -314,7 +426,7 @@ def test_filters_form_offers_the_index_outlets(web_client, seed_service):
         assert field.get("type") == "date" and text(field.getparent()).strip() == words
     (select,) = form.xpath(".//select[@name='source']")
     assert text(select.getparent()).startswith("Outlet")
-    sources = seed_service.answerer().index.store.summary()["sources"]
+    sources = seed_service.store().summary().sources
     choices = outlets(sources)
     assert len(choices) > 1 and {s.lower() for s in choices} == {s.lower() for s in sources}
     assert [(o.get("value"), text(o)) for o in select.xpath("option")] == [("", "Any outlet")] + [(None, s) for s in choices]
@@ -323,7 +435,7 @@ def test_filters_form_offers_the_index_outlets(web_client, seed_service):
 
 def test_an_outlet_filter_keeps_only_that_outlets_passages(web_client, seed_service):
     _, unfiltered = replies(web_client, {"q": QUESTION, "top_k": 10})
-    for source in outlets(seed_service.answerer().index.store.summary()["sources"]):
+    for source in outlets(seed_service.store().summary().sources):
         turn, metas = replies(web_client, {"q": QUESTION, "top_k": 10, "source": source})
         outlet = [m.split(" · ")[0].lower() for m in metas]  # an outlet filter ignores case
         assert outlet and set(outlet) == {source.lower()}
@@ -374,7 +486,7 @@ def test_invalid_filters_are_replies_in_words(web_client, query, words):
     r = web_client.get("/", query_string={"q": QUESTION, **query})
     assert r.status_code == 400
     doc = page(r)
-    (reply,) = doc.find_class("turn")[0].find_class("error")
+    (reply,) = turns(doc)[0].find_class("error")
     assert ERROR_LEADS["bad_request"] in text(reply) and words in text(reply)
     assert doc.get_element_by_id("ask") is not None and doc.find_class("corpus")
 

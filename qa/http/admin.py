@@ -19,6 +19,11 @@ def admin_token() -> str | None:
     return os.environ.get(TOKEN_ENV) or None
 
 
+def admin_on() -> bool:
+    """Whether this app serves the admin endpoints (the OpenAPI document lists them only then)."""
+    return current_app.config.get("QA_ADMIN_TOKEN") is not None
+
+
 @bp.before_request
 def require_token():
     token = current_app.config.get("QA_ADMIN_TOKEN")

@@ -38,18 +38,17 @@ class _IndexCollector(Collector):
 
     def collect(self) -> Iterator:
         try:
-            index = self.service.answerer().index
+            served = self.service.store().info
         except QAError:
             return
         info = InfoMetricFamily("qa_index", "index version in service")
-        info.add_metric([], {"version": index.name, "model": index.manifest["model"]})
+        info.add_metric([], {"version": served.version, "model": served.model})
         yield info
         counts = GaugeMetricFamily("qa_index_items", "items in the served index", labels=["kind"])
         for kind in ("articles", "chunks", "segments"):
-            counts.add_metric([kind], index.manifest["counts"].get(kind, 0))
+            counts.add_metric([kind], getattr(served, kind))
         yield counts
-        size = sum(f["bytes"] for f in index.manifest.get("files", {}).values())
-        yield GaugeMetricFamily("qa_index_bytes", "bytes of the served index's files", value=size)
+        yield GaugeMetricFamily("qa_index_bytes", "bytes of the served index's files", value=served.bytes)
 
 
 def _request_id() -> str:

@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
 
-from qa.http.admin import TOKEN_ENV
-from qa.http.api import MAX_HISTORY, MAX_QUESTION_CHARS, MAX_TOP_K
+from qa.http.admin import TOKEN_ENV, admin_on
+from qa.http.app import MAX_BODY_BYTES, MAX_URL_BYTES
+from qa.validation import (BLANK_CLASS, CONTROL_CLASS, MAX_FILTER_NAMES, MAX_HISTORY, MAX_QUESTION_CHARS,
+                           MAX_TOP_K)
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
 _NULLABLE_STR = {"type": ["string", "null"]}
-# What api.validate_question accepts: no control characters (tab, CR, LF allowed) and at least
-# one character that is neither blank nor control (U+0085 is blank to Python, not to \s).
-_ALLOWED = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
-_QUESTION = rf"^{_ALLOWED}*[^\s\x00-\x1f\x7f\x85]{_ALLOWED}*$"
+# What validation.validate_question accepts: no control characters (tab, CR, LF allowed) and at
+# least one character that is neither blank (as Python's strip sees it) nor control.
+_ALLOWED = rf"[^{CONTROL_CLASS}]"
+_QUESTION = rf"^{_ALLOWED}*[^{BLANK_CLASS}{CONTROL_CLASS}]{_ALLOWED}*$"
 _DATE = {"oneOf": [{"type": "string", "format": "date"}, {"type": "null"}]}
-_NAME = {"type": "string", "pattern": r"[^\s\x1c-\x1f\x85]"}  # not blank (as Python's strip sees it)
-_NAMES = {"oneOf": [_NAME, {"type": "array", "items": _NAME, "maxItems": 50}, {"type": "null"}]}
+_NAME = {"type": "string", "pattern": rf"[^{BLANK_CLASS}]"}  # not blank (as Python's strip sees it)
+_NAME_LIST = {"type": "array", "items": _NAME, "maxItems": MAX_FILTER_NAMES}
+_NAMES = {"oneOf": [_NAME, _NAME_LIST, {"type": "null"}]}
 _OFFSET = {"type": "integer", "minimum": 0}
 
 
@@ -82,71 +85,73 @@ SCHEMAS: dict[str, Any] = {
     "Error": _obj({"error": _obj({"code": {"type": "string"}, "message": {"type": "string"}})}),
 }
 
+# Any request under /api may come with an address over the limit (the question in a GET).
+_URL_TOO_LONG = {"414": _error(f"The URL is over {MAX_URL_BYTES:,} bytes (send a long question with POST).")}
 _ASK_RESPONSES = {
     "200": {"description": "Cited, verbatim passages, or an abstention.",
             "content": {"application/json": {"schema": _ref("Result")}}},
     "400": _error("Invalid question or top_k, or a body that is not a JSON object."),
+    **_URL_TOO_LONG,
     "429": _error("Too many requests from this address (when server.rate_limit is set)."),
     "503": _error("No usable index; the message says to run `qa index build`."),
 }
+_QUESTION_SCHEMA = SCHEMAS["AskRequest"]["properties"]["question"]
+_ASK_GET = {
+    "summary": "Ask a question (query string).",
+    "parameters": [
+        {"name": "q", "in": "query", "required": True, "schema": _QUESTION_SCHEMA},
+        {"name": "top_k", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K}},
+        {"name": "history", "in": "query", "description": "Repeat for each earlier question.",
+         "schema": {"type": "array", "items": _QUESTION_SCHEMA}},
+        {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
+        {"name": "source", "in": "query", "schema": _NAME_LIST},
+        {"name": "doc_id", "in": "query", "schema": _NAME_LIST},
+    ],
+    "responses": _ASK_RESPONSES,
+}
+_ASK_POST = {
+    "summary": "Ask a question (JSON body).",
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AskRequest")}}},
+    "responses": {**_ASK_RESPONSES,
+                  "413": _error(f"Body over {MAX_BODY_BYTES // 1024} KiB."),
+                  "415": _error("Content-Type is not application/json.")},
+}
+_HEALTH = {
+    "summary": "The index version in service.",
+    "responses": {"200": {"description": "Serving.", "content": {"application/json": {"schema": _ref("Health")}}},
+                  **_URL_TOO_LONG,
+                  "503": _error("No usable index.")},
+}
+_RELOAD = {
+    "summary": "Serve the version index/CURRENT names now (in-flight requests finish on theirs).",
+    "description": f"Listed only when {TOKEN_ENV} is set in the server's environment (else the path is a 404).",
+    "security": [{"bearer": []}],
+    "responses": {"200": {"description": "The version now served.",
+                          "content": {"application/json": {"schema": _ref("Reload")}}},
+                  "401": _error("Missing or wrong token."),
+                  **_URL_TOO_LONG,
+                  "503": _error("The new version is unusable; the old one is still served.")},
+}
 
 
-def spec() -> dict:
-    """The OpenAPI 3.1 document."""
+def spec(*, admin: bool) -> dict:
+    """The OpenAPI 3.1 document of the server as configured: the admin path only when `admin`
+    is on, so a client (or a fuzzer) is never promised an endpoint that answers 404."""
+    paths: dict[str, Any] = {"/api/ask": {"get": _ASK_GET, "post": _ASK_POST}, "/api/health": {"get": _HEALTH}}
+    components: dict[str, Any] = {"schemas": SCHEMAS}
+    if admin:
+        paths["/api/admin/reload"] = {"post": _RELOAD}
+        components["securitySchemes"] = {"bearer": {"type": "http", "scheme": "bearer"}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "newsqa", "version": "1",
                  "description": "Answers are passages quoted verbatim from news articles, each with a citation."},
-        "paths": {
-            "/api/ask": {
-                "get": {
-                    "summary": "Ask a question (query string).",
-                    "parameters": [
-                        {"name": "q", "in": "query", "required": True,
-                         "schema": SCHEMAS["AskRequest"]["properties"]["question"]},
-                        {"name": "top_k", "in": "query",
-                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TOP_K}},
-                        {"name": "history", "in": "query", "description": "Repeat for each earlier question.",
-                         "schema": {"type": "array", "items": SCHEMAS["AskRequest"]["properties"]["question"]}},
-                        {"name": "date_from", "in": "query", "schema": {"type": "string", "format": "date"}},
-                        {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
-                        {"name": "source", "in": "query", "schema": {"type": "array", "items": _NAME, "maxItems": 50}},
-                        {"name": "doc_id", "in": "query", "schema": {"type": "array", "items": _NAME, "maxItems": 50}},
-                    ],
-                    "responses": _ASK_RESPONSES,
-                },
-                "post": {
-                    "summary": "Ask a question (JSON body).",
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("AskRequest")}}},
-                    "responses": {**_ASK_RESPONSES,
-                                  "413": _error("Body over 64 KiB."),
-                                  "415": _error("Content-Type is not application/json.")},
-                },
-            },
-            "/api/health": {
-                "get": {"summary": "The index version in service.",
-                        "responses": {"200": {"description": "Serving.",
-                                              "content": {"application/json": {"schema": _ref("Health")}}},
-                                      "503": _error("No usable index.")}},
-            },
-            "/api/admin/reload": {
-                "post": {
-                    "summary": "Serve the version index/CURRENT names now (in-flight requests finish on theirs).",
-                    "description": f"Exists only when {TOKEN_ENV} is set in the server's environment.",
-                    "security": [{"bearer": []}],
-                    "responses": {"200": {"description": "The version now served.",
-                                          "content": {"application/json": {"schema": _ref("Reload")}}},
-                                  "401": _error("Missing or wrong token."),
-                                  "404": _error(f"Admin endpoints are off ({TOKEN_ENV} not set)."),
-                                  "503": _error("The new version is unusable; the old one is still served.")},
-                },
-            },
-        },
-        "components": {"schemas": SCHEMAS,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": paths,
+        "components": components,
     }
 
 
 @bp.get("/openapi.json")
-def openapi_json():
-    return jsonify(spec())
+def openapi_json() -> Response:
+    return jsonify(spec(admin=admin_on()))

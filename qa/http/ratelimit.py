@@ -9,8 +9,9 @@ from limits import parse_many
 
 from qa.errors import ConfigError
 
-# The API and the page's server-side answers (GET /?q=...) draw on one allowance per address.
-LIMITED_ENDPOINTS = ("api.ask", "web.home")
+# The API and the page's answers (GET /?q=..., and POST /reply for its script) draw on one
+# allowance per address.
+LIMITED_ENDPOINTS = ("api.ask", "web.home", "web.reply")
 
 
 def _no_question() -> bool:

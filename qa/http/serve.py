@@ -3,6 +3,11 @@
 SIGHUP to the master is forwarded to the workers, which then check `index/CURRENT` and swap
 a new version in place (see service.Service), instead of gunicorn's default of restarting
 every worker (and reloading the model) on a hang-up.
+
+gunicorn's own limit on the request line (4,094 bytes, at most 8,190) would answer a long GET
+question with its HTML "414 URI Too Long" page, outside the API's one JSON error shape; it is
+turned off so the app refuses URLs over its own limit (app.MAX_URL_BYTES) in that shape, and a
+line far beyond it is still cut off at REQUEST_LINE_CAP before it is held in memory.
 """
 
 from __future__ import annotations
@@ -13,10 +18,24 @@ import signal
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.arbiter import Arbiter
+from gunicorn.http.message import Request
+from gunicorn.http.parser import RequestParser
 
 from qa.config import Config
+from qa.storage import limit_threads
+from qa.http.app import MAX_URL_BYTES
 
 LOG_LEVEL_ENV = "QA_LOG_LEVEL"
+# The longest request line gunicorn reads at all (1 MiB, what its C parser takes "unlimited" to
+# mean); above it, gunicorn answers its own 414 page and the app never sees the request.
+REQUEST_LINE_CAP = 16 * MAX_URL_BYTES
+
+
+class _BoundedRequest(Request):
+    """gunicorn's request, whose Python parser reads an unlimited request line without bound."""
+
+    def read_line(self, unreader, buf, limit=0):
+        return super().read_line(unreader, buf, limit or REQUEST_LINE_CAP)
 
 
 class _Arbiter(Arbiter):
@@ -40,7 +59,6 @@ class _Server(BaseApplication):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         logging.basicConfig(level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(),
                             format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
-        import faiss
         import torch
 
         from qa.http.app import create_app
@@ -48,7 +66,7 @@ class _Server(BaseApplication):
         # Share the cores between workers instead of each one oversubscribing all of them.
         threads = max(1, (os.cpu_count() or 1) // self.options["workers"])
         torch.set_num_threads(threads)
-        faiss.omp_set_num_threads(threads)
+        limit_threads(self.qa_cfg, threads)
         app = create_app(self.qa_cfg)
         service = app.extensions["qa"]
         signal.signal(signal.SIGHUP, lambda *_: service.wake())
@@ -56,6 +74,7 @@ class _Server(BaseApplication):
         return app
 
     def run(self) -> None:
+        RequestParser.mesg_class = _BoundedRequest  # before the workers are forked
         _Arbiter(self).run()
 
 
@@ -67,6 +86,7 @@ def run(cfg: Config, *, host: str, port: int, workers: int, threads: int) -> Non
         "worker_class": "gthread",
         # A worker whose main loop is stuck this long is killed and replaced.
         "timeout": cfg.server.timeout,
+        "limit_request_line": 0,  # the app refuses long URLs itself, in its own error shape
         "graceful_timeout": 10,
         "accesslog": None,
         "loglevel": "info",

@@ -1,21 +1,29 @@
-"""The web page: a chat over the same Answerer as the API, rendered server-side so it works
-without JavaScript, and the source view that shows a cited passage inside its whole article."""
+"""The web page: a chat over the same Answerer as the API, and the source view that shows a cited
+passage inside its whole article.
+
+A reply is drawn in one place, `templates/_reply.html`: into the page for a question in the URL
+(so the page works without JavaScript), and alone for the page's script, which posts the API's
+JSON body to /reply and inserts the turn it gets back.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple
+from typing import Any, Iterable, NamedTuple
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import (Blueprint, Response, abort, current_app, get_template_attribute, make_response,
+                   render_template, request)
 from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from qa.http.api import query_filters, service, validate_question, validate_top_k
 from qa.errors import BadRequest, QAError
-from qa.models import Filters
+from qa.http.api import answer, read_ask, service
+from qa.models import Filters, Result
+from qa.validation import MAX_HISTORY, AskRequest, query_filters, validate_question, validate_top_k
 
 bp = Blueprint("web", __name__)
 
-# What a person is told, by error code, before the API's own message (also used by app.js).
+# What a person is told, by error code, before the server's own message.
 ERROR_LEADS = {
     "bad_request": "That question could not be asked.",
     "index_unavailable": "The articles cannot be searched right now.",
@@ -48,10 +56,9 @@ def pieces(text: str, spans: Iterable[dict]) -> list[Piece]:
     return out
 
 
-def error_reply(exc: QAError) -> dict:
+def error_reply(code: str, message: str) -> dict:
     """An error as a reply in the conversation: a plain lead, then the detail."""
-    return {"code": exc.code, "lead": ERROR_LEADS.get(exc.code, ERROR_LEADS["default"]),
-            "message": exc.message}
+    return {"code": code, "lead": ERROR_LEADS.get(code, ERROR_LEADS["default"]), "message": message}
 
 
 @bp.app_template_global()
@@ -60,18 +67,17 @@ def web_url(url: str | None) -> str | None:
     return url if url and url.lower().startswith(("https://", "http://")) else None
 
 
-def corpus() -> tuple[dict | None, dict | None]:
-    """What the index holds (for the empty state), or the reason it cannot be used."""
+def corpus() -> tuple[Any, dict | None]:
+    """What the index holds (its CorpusSummary, for the empty state), or the reason it cannot be used."""
     try:
-        index = service().answerer().index
+        return service().store().summary(), None
     except QAError as exc:
-        return None, error_reply(exc)
-    return {"articles": index.manifest["counts"]["articles"], **index.store.summary()}, None
+        return None, error_reply(exc.code, exc.message)
 
 
 def describe_filters(filters: Filters) -> str | None:
     """The line a reply made under filters carries, so a narrowed answer is never taken for the
-    whole corpus's (app.js words it the same way)."""
+    whole corpus's."""
     parts = [" or ".join(names) for names in (filters.sources, filters.doc_ids) if names]
     if filters.date_from and filters.date_to:
         parts.append(f"from {filters.date_from} to {filters.date_to}")
@@ -98,25 +104,70 @@ def filter_params(filters: Filters) -> dict:
     return {k: v for k, v in params.items() if v}
 
 
+def answered_turn(asked: AskRequest, result: Result) -> dict:
+    """What _reply.html draws for an answered question (or an abstention)."""
+    return {"question": asked.question, "result": result.to_dict(), "filtered": describe_filters(asked.filters),
+            "link": {"q": asked.question, **filter_params(asked.filters)}}
+
+
+def render_turn(turn: dict, status: int = 200) -> Response:
+    """One `<li class="turn">` of _reply.html on its own, escaped by Jinja like the page."""
+    return Response(get_template_attribute("_reply.html", "turn_item")(turn), status=status, mimetype="text/html")
+
+
+def _page_turn(question: str, chosen: MultiDict) -> tuple[dict, int]:
+    """The turn of a question asked in the page's URL (GET /?q=), and its status."""
+    try:
+        top_k = validate_top_k(request.args.get("top_k"), default=current_app.config["QA"].search.top_k,
+                               from_query=True)
+        filters = query_filters(chosen.to_dict(flat=False))
+        asked = AskRequest(validate_question(question), top_k, filters=filters)
+        return answered_turn(asked, answer(asked)), 200
+    except QAError as exc:
+        return {"question": question, "error": error_reply(exc.code, exc.message)}, exc.status
+
+
 @bp.get("/")
-def home():
+def home() -> tuple[str, int]:
     summary, unavailable = corpus()
     turn, status = None, 200
     # The no-JS form sends every field, so an empty one means "no filter".
     chosen = MultiDict([(k, v) for k, v in request.args.items(multi=True) if v and k not in ("q", "top_k")])
     question = request.args.get("q")
     if question is not None:
-        try:
-            top_k = validate_top_k(request.args.get("top_k"), from_query=True)
-            filters = query_filters(chosen)
-            result = service().answerer().ask(validate_question(question), top_k, filters=filters)
-            turn = {"question": question, "result": result.to_dict(), "filtered": describe_filters(filters),
-                    "link": {"q": question, **filter_params(filters)}}
-        except QAError as exc:
-            turn, status = {"question": question, "error": error_reply(exc)}, exc.status
+        turn, status = _page_turn(question, chosen)
     return render_template("index.html", summary=summary, unavailable=unavailable, turn=turn, chosen=chosen,
-                           outlets=outlets(summary["sources"]) if summary else [],
-                           examples=current_app.config["QA"].web.examples, error_leads=ERROR_LEADS), status
+                           outlets=outlets(summary.sources) if summary else [],
+                           examples=current_app.config["QA"].web.examples, max_history=MAX_HISTORY,
+                           unreachable=error_reply("unreachable", "")), status
+
+
+@bp.post("/reply")
+def reply() -> Response:
+    """The page's script posts the JSON body of POST /api/ask here and inserts the turn it gets
+    back; errors come back as turns too, with their status (see app.error_response)."""
+    asked = read_ask()
+    return render_turn(answered_turn(asked, answer(asked)))
+
+
+def wants_reply() -> bool:
+    """Whether this request is the page's script asking for a rendered turn."""
+    return request.endpoint == "web.reply"
+
+
+def _asked_question() -> str:
+    """The question of a /reply request, when its body can still be read (for its error turn)."""
+    try:
+        body = request.get_json(force=True, silent=True)
+    except HTTPException:  # a body over the limit is never read
+        return ""
+    question = body.get("question") if isinstance(body, dict) else None
+    return question if isinstance(question, str) else ""
+
+
+def error_turn(status: int, code: str, message: str) -> Response:
+    """An error of /reply as the turn the page's script inserts."""
+    return render_turn({"question": _asked_question(), "error": error_reply(code, message)}, status)
 
 
 def _offset(name: str) -> int | None:
@@ -129,8 +180,8 @@ def _offset(name: str) -> int | None:
 
 
 @bp.get("/articles/<path:doc_id>")
-def article(doc_id: str):
-    store = service().answerer().index.store
+def article(doc_id: str) -> str:
+    store = service().store()
     found = store.article(doc_id)
     if found is None:
         abort(404, description=f"There is no article with the id “{doc_id}” in the index.")
@@ -155,12 +206,13 @@ PAGE_TITLES = {
     400: "That address is not valid",
     404: "Page not found",
     405: "That cannot be done here",
+    414: "That address is too long",
     500: "Something went wrong",
     503: "The articles cannot be searched right now",
 }
 
 
-def error_page(status: int, message: str) -> tuple[str, int]:
+def error_page(status: int, message: str) -> Response:
     """Any non-API error as a page in the site's style (the API keeps its JSON errors)."""
     title = PAGE_TITLES.get(status, HTTP_STATUS_CODES.get(status, "Error"))
-    return render_template("error.html", status=status, title=title, message=message), status
+    return make_response(render_template("error.html", status=status, title=title, message=message), status)

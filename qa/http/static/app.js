@@ -1,7 +1,8 @@
-// The chat asks /api/ask and appends each reply without a reload, building the same markup as
-// templates/_reply.html. Every string from the server goes in as text (textContent), never as
-// HTML, so article text cannot inject markup. Without this script the form still works: it is a
-// plain GET of /?q=..., rendered on the server.
+// The chat posts each question to /reply and inserts the turn the server rendered from
+// templates/_reply.html, the one drawing of a reply; the two turns shown without an answer from
+// the server (waiting, server unreachable) are <template>s the server rendered into the page.
+// The script writes no words of its own, and inserts only markup Jinja escaped. Without it the
+// form still works: it is a plain GET of /?q=..., rendered on the server.
 "use strict";
 
 (function () {
@@ -9,26 +10,14 @@
   if (form) chat(form);
   sourceView();
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function webUrl(url) {
-    return url && /^https?:\/\//i.test(url) ? url : null;
-  }
-
   function chat(form) {
     const box = document.getElementById("q");
     const send = document.getElementById("send");
     const log = document.getElementById("log");
     const starter = document.getElementById("starter");
-    const leads = JSON.parse(document.getElementById("error-leads").textContent);
-    const api = form.dataset.api;
-    const articles = form.dataset.articles;
-    const home = form.getAttribute("action");
+    const pendingTurn = document.getElementById("turn-pending");
+    const unreachableTurn = document.getElementById("turn-unreachable");
+    const maxHistory = Number(form.dataset.history);
     let busy = false;
 
     document.getElementById("q-hint").hidden = false;
@@ -54,40 +43,18 @@
       busy = true;
       send.disabled = true;
       form.classList.add("busy");
-      const history = Array.from(log.querySelectorAll(".q-text"), (p) => p.textContent);
+      const body = { question, history: history() };
       const filters = chosenFilters();
-      const turn = el("li", "turn");
-      const question_ = el("div", "question");
-      question_.append(el("p", "who", "You asked"), el("p", "q-text", question));
-      const waiting = el("div", "reply pending");
-      waiting.append(el("p", "who", "Searching the articles…"));
-      turn.append(question_, waiting);
-      log.append(turn);
+      if (Object.keys(filters).length) body.filters = filters;
+      const waiting = fromTemplate(pendingTurn, question);
+      log.append(waiting);
       if (starter) starter.hidden = true;
       box.value = "";
       waiting.scrollIntoView({ block: "nearest" });
 
-      let reply;
-      try {
-        const response = await fetch(api, {
-          method: "POST",
-          headers: { "Content-Type": "application/json", Accept: "application/json" },
-          body: JSON.stringify(Object.keys(filters).length ? { question, history, filters } : { question, history }),
-        });
-        const body = await response.json().catch(() => null);
-        if (response.ok && body) {
-          reply = answerReply(body, filters);
-        } else {
-          const error = body && body.error ? body.error
-            : { code: "default", message: `The server answered with status ${response.status}.` };
-          reply = errorReply(error);
-          if (error.code === "bad_request") box.value = question;
-        }
-      } catch (err) {
-        reply = errorReply({ code: "unreachable", message: "" });
-        box.value = question;
-      }
-      waiting.replaceWith(reply);
+      const turn = (await renderedTurn(body)) || fromTemplate(unreachableTurn, question);
+      waiting.replaceWith(turn);
+      if (turn.querySelector(".reply.error")) box.value = question; // not answered: not lost
       busy = false;
       send.disabled = false;
       form.classList.remove("busy");
@@ -95,12 +62,12 @@
       box.focus();
     }
 
-    function errorReply(error) {
-      const reply = el("div", "reply error");
-      const text = el("p");
-      text.append(el("strong", "", leads[error.code] || leads.default), " " + (error.message || ""));
-      reply.append(el("p", "who", "Not answered"), text);
-      return reply;
+    // The questions answered so far (a refused one was never asked), as many as the server reads.
+    function history() {
+      return Array.from(log.children)
+        .filter((turn) => !turn.querySelector(".reply.error"))
+        .map((turn) => turn.querySelector(".q-text").textContent)
+        .slice(-maxHistory);
     }
 
     // The form's filters that are set (an empty field is no filter, as in the no-JS form).
@@ -113,76 +80,29 @@
       return filters;
     }
 
-    // Worded as web.describe_filters words it for the server-rendered reply.
-    function filteredLine(filters) {
-      const parts = filters.source ? [filters.source] : [];
-      if (filters.date_from && filters.date_to) parts.push(`from ${filters.date_from} to ${filters.date_to}`);
-      else if (filters.date_from) parts.push(`from ${filters.date_from}`);
-      else if (filters.date_to) parts.push(`until ${filters.date_to}`);
-      return parts.length ? [el("p", "filtered", `Filtered: ${parts.join(", ")}`)] : [];
+    function fromTemplate(template, question) {
+      const turn = template.content.firstElementChild.cloneNode(true);
+      turn.querySelector(".q-text").textContent = question;
+      return turn;
     }
 
-    function answerReply(result, filters) {
-      if (result.abstained) {
-        const reply = el("div", "reply abstain");
-        const text = el("p");
-        text.append(el("strong", "", "The articles do not answer this."),
-          " No passage matched the question closely enough to quote; try other words, or ask about what the articles cover.");
-        reply.append(el("p", "who", "From the articles"), ...filteredLine(filters), text);
-        return reply;
+    // The server's turn for this question (an answer, or an error with its reason); null when
+    // no server answered with one (no connection, or something in between answered instead).
+    async function renderedTurn(body) {
+      try {
+        const response = await fetch(form.dataset.reply, {
+          method: "POST",
+          headers: { "Content-Type": "application/json", Accept: "text/html" },
+          body: JSON.stringify(body),
+        });
+        if (!(response.headers.get("Content-Type") || "").startsWith("text/html")) return null;
+        const holder = document.createElement("template");
+        holder.innerHTML = await response.text();
+        const turn = holder.content.firstElementChild;
+        return turn && turn.matches("li.turn") ? document.importNode(turn, true) : null;
+      } catch (err) {
+        return null;
       }
-      const reply = el("div", "reply answer");
-      const quote = el("blockquote", "quote");
-      quote.append(el("p", "", result.answer.text));
-      reply.append(el("p", "who", "From the articles"), ...filteredLine(filters), quote, citation(result.answer.citation));
-
-      const details = el("details", "passages");
-      details.open = true;
-      details.append(el("summary", "", `Supporting passages (${result.passages.length})`));
-      const list = el("ol");
-      for (const passage of result.passages) {
-        const item = el("li", "passage");
-        item.append(passageText(passage), citation(passage.citation),
-          el("p", "score", `relevance ${passage.score.toFixed(2)}`));
-        list.append(item);
-      }
-      details.append(list);
-      const share = el("p", "share");
-      const link = el("a", "", "Link to this answer");
-      link.href = `${home}?${new URLSearchParams({ q: result.question, ...filters })}`;
-      share.append(link);
-      reply.append(details, share);
-      return reply;
-    }
-
-    // The passage with its highlights marked by their offsets (never by searching the string).
-    function passageText(passage) {
-      const text = el("p", "p-text");
-      const spans = passage.highlights.map((h) => [h.start, h.end]).sort((a, b) => a[0] - b[0]);
-      let pos = 0;
-      for (const [start, end] of spans) {
-        if (start < pos || end > passage.text.length || start >= end) continue;
-        text.append(passage.text.slice(pos, start), el("mark", "", passage.text.slice(start, end)));
-        pos = end;
-      }
-      text.append(passage.text.slice(pos));
-      return text;
-    }
-
-    function citation(c) {
-      const cite = el("p", "cite");
-      const link = el("a", "cite-link", c.title || c.path);
-      const path = c.doc_id.split("/").map(encodeURIComponent).join("/");
-      link.href = `${articles}${path}?chunk=${c.chunk_id}&start=${c.start}&end=${c.end}#chunk-${c.chunk_id}`;
-      cite.append(link, " ", el("span", "meta", `${c.source || "outlet not stated"} · ${c.date || "undated"}`));
-      const url = webUrl(c.url);
-      if (url) {
-        const orig = el("a", "orig", "publisher’s page");
-        orig.href = url;
-        orig.rel = "noopener noreferrer";
-        cite.append(" ", orig);
-      }
-      return cite;
     }
   }
 
