@@ -17,6 +17,7 @@ from qa.evaluation.metrics import latency, multihop_metrics, rate, squash
 from qa.evaluation.questions import EvalError, Outcome, Question, run_questions
 from qa.indexing.build import BuildReport, build_index, chunk_settings
 from qa.storage import open_backend
+from qa.storage.base import IndexInfo
 
 MULTIHOP_CORPUS = "corpus.json"
 MULTIHOP_QUERIES = "MultiHopRAG.json"
@@ -67,11 +68,11 @@ def run_multihop(cfg: Config, path: Path, *, encoder: Encoder | None = None, sub
         try:
             outcomes = run_questions(answerer, [_as_question(q) for q in queries], top_k)
             chunk_text = _all_chunk_text(answerer)
-            manifest = answerer.store.info.manifest
+            info = answerer.store.info
         finally:
             answerer.store.close()
-    return _multihop_report(queries, outcomes, chunk_text, manifest, manifest["counts"]["articles"],
-                            built.seconds if built else None, subset=subset, limit=limit,
+    return _multihop_report(queries, outcomes, chunk_text, info, built.seconds if built else None,
+                            subset=subset, limit=limit,
                             gold_articles_only=gold_articles_only)
 
 
@@ -107,8 +108,8 @@ def _all_chunk_text(answerer: Answerer) -> str:
     return "\0".join(squash(rows[i].text) for i in sorted(rows))
 
 
-def _multihop_report(queries: Sequence[dict], outcomes: Sequence[Outcome], chunk_text: str, manifest: dict,
-                     articles: int, build_seconds: float | None, **run: Any) -> dict[str, Any]:
+def _multihop_report(queries: Sequence[dict], outcomes: Sequence[Outcome], chunk_text: str, info: IndexInfo,
+                     build_seconds: float | None, **run: Any) -> dict[str, Any]:
     scored = [(q, o) for q, o in zip(queries, outcomes) if q["evidence_list"]]
     nulls = [o for q, o in zip(queries, outcomes) if not q["evidence_list"]]
     gold = [[e["fact"] for e in q["evidence_list"]] for q, _ in scored]
@@ -120,9 +121,9 @@ def _multihop_report(queries: Sequence[dict], outcomes: Sequence[Outcome], chunk
         gs.append(g)
     return {
         **run,
-        "articles": articles,
-        "chunks": manifest["counts"]["chunks"],
-        "chunking": manifest["chunking"],
+        "articles": info.articles,
+        "chunks": info.chunks,
+        "chunking": info.manifest["chunking"],
         # None when an index kept from an earlier run was reused.
         "build_seconds": None if build_seconds is None else round(build_seconds, 1),
         "queries": len(scored),

@@ -1,0 +1,73 @@
+"""The build's steps, each alone: plan (chunks and their sentence spans), embed (vectors, the
+cache), content (what the backend writes). The real model; no index on disk."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.config import ChunkingConfig, Config
+from qa.indexing.build import content, embed, plan
+from qa.models import Article
+
+TEXT = ("The harbour reopened on Monday after repairs. Ships returned at once. " * 30
+        + "The mayor thanked the workers.")
+ARTICLES = [Article("a", "a.txt", TEXT, title="Harbour", source="Alpha", date="2024-03-02"),
+            Article("b", "b.txt", "A short note about the bridge.", source="Beta")]
+
+
+class DictCache:
+    """The EmbeddingCache interface in a dict."""
+
+    def __init__(self):
+        self.items: dict = {}
+
+    def get(self, keys):
+        return {k: self.items[k] for k in keys if k in self.items}
+
+    def put(self, items):
+        self.items.update((k, (c, s)) for k, c, s in items)
+
+    def keep_only(self, keys):
+        self.items = {k: v for k, v in self.items.items() if k in set(keys)}
+
+
+@pytest.fixture(scope="module")
+def built(encoder):
+    cfg = Config(chunking=ChunkingConfig(max_tokens=64))
+    return plan(ARTICLES, encoder, cfg)
+
+
+def test_plan_spans_are_the_sentences_inside_the_embedded_text(built):
+    assert len(built.chunks[0]) > 3 and len(built.chunks[1]) == 1  # the long article is cut
+    assert built.chunking["max_tokens"] == 64
+    for item in built.inputs:
+        article = built.articles[item.article]
+        assert item.text.endswith(item.chunk.text) and item.text.startswith(article.title or article.source)
+        segments = built.segments[item.article][item.chunk.seg_first:item.chunk.seg_last + 1]
+        assert [item.text[s:e] for s, e in item.spans] == [article.text[g.start:g.end] for g in segments]
+
+
+def test_embed_fills_every_vector_and_reuses_the_cache(built, encoder):
+    cache = DictCache()
+    first = embed(built, encoder, cache)
+    assert first.encoded == len(built.inputs) == len(first.chunks)
+    # The repeated text makes identical chunks: one cache entry each.
+    assert len(cache.items) == len({(i.text, i.spans) for i in built.inputs}) < len(built.inputs)
+    np.testing.assert_allclose(np.linalg.norm(first.chunks, axis=1), 1.0, rtol=1e-5)
+    for segs, vecs in zip(built.segments, first.segments):
+        assert vecs.shape == (len(segs), encoder.dim) and np.all(np.linalg.norm(vecs, axis=1) > 0.99)
+    again = embed(built, encoder, cache, reuse=True)
+    assert again.encoded == 0
+    np.testing.assert_array_equal(again.chunks, first.chunks)
+    assert embed(built, encoder, cache, reuse=False).encoded == len(built.inputs)  # no reuse: all again
+
+
+def test_content_is_what_the_backend_writes(built, encoder):
+    embedded = embed(built, encoder, DictCache())
+    written = content(built, embedded, encoder, skipped=2)
+    counts = written.manifest["counts"]
+    assert counts == {"articles": 2, "chunks": len(built.inputs), "segments": sum(map(len, built.segments)),
+                      "skipped": 2}
+    assert written.embedded == [item.text for item in built.inputs] and written.vectors is embedded.chunks
+    assert [r.article.doc_id for r in written.articles] == ["a", "b"] and len(written.articles[0].sha256) == 64
