@@ -22,6 +22,7 @@ from qa.validation import MAX_TOP_K
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 VECTOR_KINDS = ("auto", "flat", "hnsw", "ivf")
 MODEL_BACKENDS = ("torch", "onnx", "onnx-int8")
+MILVUS_INDEX_TYPES = ("FLAT", "IVF_FLAT", "IVF_SQ8", "HNSW", "DISKANN", "AUTOINDEX")
 # config.yaml's one deliberate non-default: questions the bundled articles in data/ answer.
 BUNDLED_EXAMPLES = (
     "How many people died in the Khojaly massacre?",
@@ -75,9 +76,34 @@ class IndexConfig:
 
 
 @dataclass
+class MilvusConfig:
+    uri: str = setting("milvus.db", "the Milvus to use: a file path (relative to `index_dir`) runs embedded "
+                       "Milvus Lite, opened by one process at a time; `http://host:19530` a Milvus server or "
+                       "cluster, shared by every API server and the build host")
+    token: str = setting("", "`user:password` or an API key for the server; empty: none")
+    db_name: str = setting("", "Milvus database (empty: the server's default)")
+    collection_prefix: str = setting("newsqa_", "start of every collection name (a letter, then letters, digits "
+                                     "or `_`), so several indexes share one Milvus")
+    shards_num: int = setting(1, "shards per collection (a cluster spreads inserts over them)", low=1)
+    replicas: int = setting(1, "in-memory replicas of each collection (a cluster serves searches from each; "
+                            "Milvus Lite: 1)", low=1)
+    index_type: str = setting("FLAT", "dense vector index: FLAT is exact; IVF_FLAT and IVF_SQ8 take "
+                              "`vectors.nlist` and `vectors.nprobe`, HNSW `vectors.hnsw_m`, `ef_construction` and "
+                              "`ef_search`; Milvus Lite takes only FLAT, IVF_FLAT and AUTOINDEX",
+                              choices=MILVUS_INDEX_TYPES)
+    timeout: int = setting(5, "seconds one Milvus call may take, retries included; past it the question "
+                           "answers 503", low=1)
+    lease_seconds: int = setting(300, "builds spare a version a server has leased within this many seconds "
+                                 "(servers renew their lease whenever they check for a new version, so keep "
+                                 "`server.reload_interval` well below it)", low=10)
+
+
+@dataclass
 class StorageConfig:
     backend: str = setting("local", "which storage backend holds the index: `local` = FAISS + bm25s + "
-                           "SQLite files under `index_dir`", choices=("local",))
+                           "SQLite files under `index_dir`; `milvus` = collections in Milvus "
+                           "(`storage.milvus`)", choices=("local", "milvus"))
+    milvus: MilvusConfig = field(default_factory=MilvusConfig)
 
 
 @dataclass
@@ -314,13 +340,15 @@ def render_yaml(cfg: Config) -> str:
     """A config file holding `cfg`'s values, each under its help, in the dataclasses' order."""
     lines = ["# newsqa's settings. Written by `python -m qa.config --yaml` from qa/config.py, where each",
              "# setting is defined once; all are at their defaults except web.examples.", ""]
-    section = ""
+    section: list[str] = []
     for key, f, value in _settings(cfg):
-        parent, _, name = key.rpartition(".")
-        if parent != section:
-            lines += ["", f"{parent}:"]
-            section = parent
-        indent = "  " if parent else ""
+        *parents, name = key.split(".")
+        if parents != section:
+            shared = next((i for i, (a, b) in enumerate(zip(parents, section)) if a != b),
+                          min(len(parents), len(section)))
+            lines += [""] + ["  " * depth + f"{parents[depth]}:" for depth in range(shared, len(parents))]
+            section = parents
+        indent = "  " * len(parents)
         lines += textwrap.wrap(_describe(f), 96, initial_indent=indent + "# ", subsequent_indent=indent + "# ",
                                break_long_words=False, break_on_hyphens=False)
         dumped = yaml.safe_dump({name: _plain(value)}, default_flow_style=False, allow_unicode=True,
