@@ -1,10 +1,10 @@
 """The model and the index version in service, loaded once per process and swapped in place.
 
-A new version is picked up by polling `index/CURRENT` (server.reload_interval), on a wake-up
-(SIGHUP, POST /api/admin/reload), or by calling `reload`. The swap is one reference
-assignment: a request holds the Answerer it started with, so it finishes on that version,
-and the old version is freed (and its hold on the folder released) when the last such
-request ends.
+A new version is picked up by asking the storage backend which version is current (every
+server.reload_interval seconds), on a wake-up (SIGHUP, POST /api/admin/reload), or by calling
+`reload`. The swap is one reference assignment: a request holds the Answerer it started with,
+so it finishes on that version, and the old version is freed (and the backend's hold on it
+released) when the last such request ends.
 """
 
 from __future__ import annotations
