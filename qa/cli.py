@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from qa.config import Config, load_config
-from qa.errors import QAError
+from qa.errors import IndexUnavailable, QAError
 from qa.validation import MAX_TOP_K, validate_filters, validate_question
 
 
@@ -35,14 +35,24 @@ def common_options(func):
                   help="Articles folder (overrides data_dir).")
     @click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path),
                   help="Index folder (overrides index_dir).")
+    @click.option("--backend", type=click.Choice(["local", "milvus"]), default=None,
+                  help="Storage backend (overrides storage.backend).")
+    @click.option("--milvus-uri", default=None, metavar="URI",
+                  help="Milvus server URL or Milvus Lite file (overrides storage.milvus.uri).")
     @functools.wraps(func)
-    def wrapper(*args, config_path: Path | None, data_dir: Path | None, index_dir: Path | None, **kwargs):
+    def wrapper(*args, config_path: Path | None, data_dir: Path | None, index_dir: Path | None,
+                backend: str | None, milvus_uri: str | None, **kwargs):
         cfg = load_config(config_path, required=config_path is not None)
         if data_dir is not None:
             cfg = cfg.replace(data_dir=data_dir)
         if index_dir is not None:
             cfg = cfg.replace(index_dir=index_dir)
-        return func(cfg, *args, **kwargs)
+        storage = cfg.storage
+        if milvus_uri is not None:
+            storage = dataclasses.replace(storage, milvus=dataclasses.replace(storage.milvus, uri=milvus_uri))
+        if backend is not None:
+            storage = dataclasses.replace(storage, backend=backend)
+        return func(cfg.replace(storage=storage), *args, **kwargs)
 
     return wrapper
 
@@ -64,7 +74,8 @@ def _run_build(cfg: Config, strict: bool, reuse: bool = False) -> None:
     report = build_index(cfg, strict=strict, progress=True, reuse=reuse)
     for skip in report.skipped:
         click.echo(f"warning: skipped {skip.path}: {skip.reason}", err=True)
-    click.echo(f"built index {report.version} in {cfg.index_dir}: {report.articles} articles, "
+    place = cfg.index_dir if cfg.storage.backend == "local" else f"Milvus ({cfg.storage.milvus.uri})"
+    click.echo(f"built index {report.version} in {place}: {report.articles} articles, "
                f"{report.chunks} chunks ({report.encoded} encoded), {len(report.skipped)} skipped files, "
                f"{report.seconds:.1f} s")
 
@@ -175,7 +186,12 @@ def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, 
     """Serve the web page and the JSON API (gunicorn); builds the index first if there is none."""
     from qa.storage import open_backend
 
-    if not open_backend(cfg).exists():
+    try:
+        missing = not open_backend(cfg).exists()
+    except IndexUnavailable as exc:  # Milvus not reachable yet: answer 503 until it is
+        click.echo(f"warning: {exc.message}; serving anyway", err=True)
+        missing = False
+    if missing:
         click.echo(f"no index in {cfg.index_dir}; building it from {cfg.data_dir} first", err=True)
         _run_build(cfg, strict=False)
     from qa.http.serve import run
