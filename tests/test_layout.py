@@ -1,5 +1,6 @@
 """The layout's promises: imports run downward between the wings, only the local backend
-touches FAISS, bm25s and SQLite, and functions and classes stay short enough to read at once."""
+touches FAISS, bm25s and SQLite and only the Milvus backend pymilvus and milvus_lite, and
+functions and classes stay short enough to read at once."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ LEVELS = {
     "qa.http": 3, "qa.evaluation": 3,
     "qa.cli": 4, "qa.__main__": 5,
 }
-ENGINES = {"faiss", "bm25s", "sqlite3"}
+# Each engine's library -> the one backend that may import it.
+ENGINES = {"faiss": "qa.storage.local", "bm25s": "qa.storage.local", "sqlite3": "qa.storage.local",
+           "pymilvus": "qa.storage.milvus", "milvus_lite": "qa.storage.milvus"}
 # The one exception: the shared term analyser takes its English stop words from bm25s.
 ENGINE_EXCEPTIONS = {("qa.text", "bm25s")}
 MAX_FUNCTION_LINES = 50
@@ -67,11 +70,10 @@ def test_imports_run_downward(name, tree):
 
 
 @pytest.mark.parametrize("name,tree", modules(), ids=lambda v: v if isinstance(v, str) else "")
-def test_only_the_local_backend_touches_the_engines(name, tree):
-    if name.startswith("qa.storage.local"):
-        return
-    used = {t.split(".")[0] for t in imports(tree)} & ENGINES
-    assert used <= {e for m, e in ENGINE_EXCEPTIONS if m == name}, f"{name} imports {used}"
+def test_only_each_backend_touches_its_engine(name, tree):
+    used = {t.split(".")[0] for t in imports(tree)} & ENGINES.keys()
+    foreign = {e for e in used if name != ENGINES[e] and not name.startswith(ENGINES[e] + ".")}
+    assert foreign <= {e for m, e in ENGINE_EXCEPTIONS if m == name}, f"{name} imports {foreign}"
 
 
 def test_functions_and_classes_are_short():
@@ -91,4 +93,8 @@ def test_the_rules_catch_an_upward_import():
     with pytest.raises(AssertionError):
         test_imports_run_downward("qa.storage.local.store", tree)
     with pytest.raises(AssertionError):
-        test_only_the_local_backend_touches_the_engines("qa.asking.retrieve", tree)
+        test_only_each_backend_touches_its_engine("qa.asking.retrieve", tree)
+    with pytest.raises(AssertionError):
+        test_only_each_backend_touches_its_engine("qa.storage.milvus.store", tree)
+    with pytest.raises(AssertionError):
+        test_only_each_backend_touches_its_engine("qa.storage.local.store", ast.parse("import pymilvus\n"))

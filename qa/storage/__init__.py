@@ -14,6 +14,12 @@ def open_backend(cfg: Config) -> Backend:
         from qa.storage.local import LocalBackend
 
         return LocalBackend(cfg.index_dir, cfg.vectors, cfg.index.keep_versions)
+    if cfg.storage.backend == "milvus":
+        try:
+            from qa.storage.milvus import MilvusBackend
+        except ImportError as exc:
+            raise ConfigError(f"storage.backend 'milvus' needs `pip install -e .[milvus]` ({exc})") from None
+        return MilvusBackend(cfg)
     raise ConfigError(f"config: unknown storage.backend '{cfg.storage.backend}'")
 
 
