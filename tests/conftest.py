@@ -54,11 +54,58 @@ def seed_service(seed_config, encoder):
     return Service(seed_config, encoder=encoder)
 
 
+@pytest.fixture(scope="session")
+def milvus_lite(tmp_path_factory):
+    """Milvus Lite run as a server on a loopback port: the stand-in for a Milvus cluster."""
+    pytest.importorskip("milvus_lite")
+    from milvus_helpers import LiteServer
+
+    server = LiteServer(tmp_path_factory.mktemp("milvus") / "milvus.db").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def milvus_seed_config(tmp_path_factory, seed_config, encoder, milvus_lite) -> Config:
+    """The bundled articles built once into Milvus, from the local seed build's embedding cache
+    (nothing is encoded again), under the collection prefix `seed_`."""
+    from milvus_helpers import milvus_config
+    from qa.indexing.build import build_index
+    from qa.storage.local.cache import CACHE_FILE
+
+    index = tmp_path_factory.mktemp("milvus-seed") / "index"
+    (index / CACHE_FILE).parent.mkdir(parents=True)
+    shutil.copy(seed_config.index_dir / CACHE_FILE, index / CACHE_FILE)
+    cfg = milvus_config(seed_config.replace(index_dir=index), milvus_lite.uri, prefix="seed_")
+    report = build_index(cfg, encoder=encoder, progress=False, reuse=True)
+    assert report.encoded == 0
+    return cfg
+
+
+@pytest.fixture(scope="session", params=["local", "milvus"])
+def backend_config(request, seed_config) -> Config:
+    """The seed index on each storage backend: the API, page and CLI tests run once on each."""
+    return seed_config if request.param == "local" else request.getfixturevalue("milvus_seed_config")
+
+
+@pytest.fixture(scope="session")
+def backend_service(backend_config, seed_config, seed_service, encoder):
+    from qa.asking.service import Service
+
+    return seed_service if backend_config is seed_config else Service(backend_config, encoder=encoder)
+
+
+def backend_args(cfg: Config) -> list[str]:
+    """The command-line options that name `cfg`'s data, index and storage backend."""
+    args = ["--data", str(cfg.data_dir), "--index", str(cfg.index_dir), "--backend", cfg.storage.backend]
+    return args + (["--milvus-uri", cfg.storage.milvus.uri] if cfg.storage.backend == "milvus" else [])
+
+
 @pytest.fixture()
-def app(seed_config, seed_service):
+def app(backend_config, backend_service):
     from qa.http.app import create_app
 
-    app = create_app(seed_config, service=seed_service)
+    app = create_app(backend_config, service=backend_service)
     app.config["TESTING"] = True
     return app
 

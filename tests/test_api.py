@@ -40,7 +40,7 @@ def check_offsets(result: dict, data_dir: Path) -> None:
         assert source[c["start"]:c["end"]] == result["answer"]["text"]
 
 
-def test_post_ask_contract(client, seed_config):
+def test_post_ask_contract(client, backend_config):
     r = client.post("/api/ask", json={"question": QUESTION, "top_k": 3})
     assert r.status_code == 200
     body = r.get_json()
@@ -58,7 +58,7 @@ def test_post_ask_contract(client, seed_config):
     assert answer["text"] in passage["text"]
     h = passage["highlights"][0]
     assert passage["text"][h["start"]:h["end"]] == answer["text"]
-    check_offsets(body, seed_config.data_dir)
+    check_offsets(body, backend_config.data_dir)
 
 
 def test_get_ask_matches_post(client):
@@ -67,9 +67,9 @@ def test_get_ask_matches_post(client):
     assert [p["citation"] for p in get["passages"]] == [p["citation"] for p in post["passages"]]
 
 
-def test_default_top_k_from_config(client, seed_config):
+def test_default_top_k_from_config(client, backend_config):
     body = client.post("/api/ask", json={"question": QUESTION}).get_json()
-    assert len(body["passages"]) == seed_config.search.top_k
+    assert len(body["passages"]) == backend_config.search.top_k
 
 
 def test_unanswerable_abstains(client):

@@ -131,14 +131,14 @@ def test_openapi_document_is_valid_and_served(client):
     conforms(client.post("/api/ask", json={"question": QUESTION, "filters": {"colour": "red"}}), "Error")
 
 
-def test_metrics_count_requests_and_describe_the_index(client, seed_service):
+def test_metrics_count_requests_and_describe_the_index(client, backend_service):
     client.post("/api/ask", json={"question": QUESTION})
     client.post("/api/ask", json={"question": ""})
     text = client.get("/metrics").get_data(as_text=True)
     assert 'qa_http_requests_total{endpoint="/api/ask",method="POST",status="200"}' in text
     assert 'qa_http_requests_total{endpoint="/api/ask",method="POST",status="400"}' in text
     assert 'qa_http_request_duration_seconds_bucket{endpoint="/api/ask",le="+Inf"}' in text
-    version = seed_service.served_version()
+    version = backend_service.served_version()
     assert f'qa_index_info{{model="sentence-transformers/all-MiniLM-L6-v2",version="{version}"}} 1.0' in text
     assert 'qa_index_items{kind="chunks"}' in text and "qa_index_bytes " in text
 

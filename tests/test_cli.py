@@ -6,13 +6,10 @@ import json
 import subprocess
 import sys
 
+from conftest import backend_args
 from qa.cli import cli
 
 QUESTION = "How many people died in the Khojaly massacre?"
-
-
-def seed_args(cfg):
-    return ["--data", str(cfg.data_dir), "--index", str(cfg.index_dir)]
 
 
 def test_help_does_not_load_torch():
@@ -24,24 +21,25 @@ def test_help_does_not_load_torch():
     assert "index" in out.stdout and "serve" in out.stdout and "ask" in out.stdout
 
 
-def test_build_info_ask(runner, tmp_path, seed_config):
-    index = tmp_path / "idx"
-    r = runner.invoke(cli, ["index", "build", "--data", str(seed_config.data_dir), "--index", str(index)])
+def test_build_info_ask(runner, tmp_path, backend_config):
+    # A new index beside the seed's: its own folder, and in Milvus the default collection prefix.
+    args = backend_args(backend_config.replace(index_dir=tmp_path / "idx"))
+    r = runner.invoke(cli, ["index", "build", *args])
     assert r.exit_code == 0, r.output
     assert "5 articles" in r.output and "0 skipped files" in r.output
-    r = runner.invoke(cli, ["index", "info", "--index", str(index)])
+    r = runner.invoke(cli, ["index", "info", *args])
     assert r.exit_code == 0
     assert json.loads(r.stdout)["counts"]["articles"] == 5
-    r = runner.invoke(cli, ["ask", QUESTION, "--index", str(index), "--json", "--top-k", "3"])
+    r = runner.invoke(cli, ["ask", QUESTION, *args, "--json", "--top-k", "3"])
     assert r.exit_code == 0, r.output
     body = json.loads(r.stdout)
     assert len(body["passages"]) == 3 and any("613 people" in p["text"] for p in body["passages"])
-    r = runner.invoke(cli, ["ask", QUESTION, "--index", str(index)])
+    r = runner.invoke(cli, ["ask", QUESTION, *args])
     assert r.exit_code == 0 and "613 people" in r.output and "[1]" in r.output
 
 
-def test_ask_unanswerable_says_so(runner, seed_config):
-    r = runner.invoke(cli, ["ask", "What is a good recipe for sourdough bread?", *seed_args(seed_config)])
+def test_ask_unanswerable_says_so(runner, backend_config):
+    r = runner.invoke(cli, ["ask", "What is a good recipe for sourdough bread?", *backend_args(backend_config)])
     assert r.exit_code == 0 and "do not answer" in r.output
 
 

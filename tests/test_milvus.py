@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,6 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
+import yaml
+
+pytest.importorskip("milvus_lite")
 
 from conftest import ROOT, ServerProcess, make_config
 from milvus_helpers import LiteServer, milvus_config, publish, small_corpus, synthetic
@@ -30,42 +32,19 @@ from qa.config import ModelConfig
 from qa.errors import IndexUnavailable, QAError
 from qa.models import Article, Filters
 from qa.storage import open_backend
-from qa.storage.local.cache import CACHE_FILE
 from qa.storage.milvus.catalog import split_text
 from qa.text import terms
 
-pytest.importorskip("milvus_lite")
 pytestmark = pytest.mark.e2e
 
 QUESTIONS = [json.loads(line) for line in (ROOT / "eval" / "seed.jsonl").read_text(encoding="utf-8").splitlines()]
 QUESTION = "How many people died in the Khojaly massacre?"
 
 
-@pytest.fixture(scope="module")
-def lite(tmp_path_factory):
-    server = LiteServer(tmp_path_factory.mktemp("lite") / "milvus.db").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def milvus_seed(tmp_path_factory, seed_config, encoder, lite):
-    """The seed articles in Milvus, built through `build_index` from the local seed build's cache."""
-    from qa.indexing.build import build_index
-
-    index = tmp_path_factory.mktemp("milvus-seed") / "index"
-    (index / CACHE_FILE).parent.mkdir(parents=True)
-    shutil.copy(seed_config.index_dir / CACHE_FILE, index / CACHE_FILE)
-    cfg = milvus_config(seed_config.replace(index_dir=index), lite.uri)
-    report = build_index(cfg, encoder=encoder, progress=False, reuse=True)
-    assert report.encoded == 0 and report.chunks == 24
-    return cfg
-
-
-def synthetic_config(tmp_path: Path, lite: LiteServer, prefix: str, **kw):
+def synthetic_config(tmp_path: Path, milvus_lite: LiteServer, prefix: str, **kw):
     """A config for model-free versions (see milvus_helpers.synthetic) under its own prefix."""
     cfg = make_config(tmp_path, tmp_path / "data", model=ModelConfig(name="synthetic"))
-    return milvus_config(cfg, lite.uri, prefix=prefix, **kw)
+    return milvus_config(cfg, milvus_lite.uri, prefix=prefix, **kw)
 
 
 def opened(cfg):
@@ -74,8 +53,8 @@ def opened(cfg):
 
 
 @pytest.fixture(scope="module")
-def stores(seed_config, milvus_seed):
-    local, milvus = opened(seed_config), opened(milvus_seed)
+def stores(seed_config, milvus_seed_config):
+    local, milvus = opened(seed_config), opened(milvus_seed_config)
     yield local, milvus
     milvus.close()
 
@@ -171,12 +150,12 @@ def test_split_text_cuts_between_characters_within_the_limit():
     assert split_text("") == [""]
 
 
-def test_long_texts_and_unusual_article_ids_round_trip(tmp_path, lite):
+def test_long_texts_and_unusual_article_ids_round_trip(tmp_path, milvus_lite):
     """An article over VARCHAR's 65,535 bytes (stored in parts), a chunk over it (read back from the
     article), and ids with quotes, a newline, a backslash and non-ASCII letters."""
     long_text = ("Ünï " * 6000 + "end. ") * 4 + "Last sentence here."
     odd = Article('we"ird\\ \nÜnï/x.txt', "x.txt", "First line. " + long_text, title="T" * 70_000, source='Q"uote')
-    cfg = synthetic_config(tmp_path, lite, "long_")
+    cfg = synthetic_config(tmp_path, milvus_lite, "long_")
     content = synthetic([odd, *small_corpus()])
     assert max(len(c.text.encode()) for c in content.articles[0].chunks) > 65_535
     publish(cfg, content)
@@ -196,11 +175,11 @@ def test_long_texts_and_unusual_article_ids_round_trip(tmp_path, lite):
         store.close()
 
 
-def collections(lite: LiteServer, prefix: str) -> set[str]:
+def collections(milvus_lite: LiteServer, prefix: str) -> set[str]:
     """The versions that have collections under `prefix`."""
     from pymilvus import MilvusClient
 
-    client = MilvusClient(uri=lite.uri)
+    client = MilvusClient(uri=milvus_lite.uri)
     try:
         return {n[len(prefix):].rsplit("_", 1)[0] for n in client.list_collections()
                 if n.startswith(prefix) and n != prefix + "meta"}
@@ -208,38 +187,38 @@ def collections(lite: LiteServer, prefix: str) -> set[str]:
         client.close()
 
 
-def test_old_versions_are_dropped_unless_a_server_leases_them(tmp_path, lite):
-    cfg = synthetic_config(tmp_path, lite, "prune_", keep=1)
+def test_old_versions_are_dropped_unless_a_server_leases_them(tmp_path, milvus_lite):
+    cfg = synthetic_config(tmp_path, milvus_lite, "prune_", keep=1)
     first = publish(cfg, synthetic(small_corpus(), seed=1))
     held = opened(cfg)  # a server serving the first version
     second = publish(cfg, synthetic(small_corpus(), seed=2))
     third = publish(cfg, synthetic(small_corpus(), seed=3))
-    assert collections(lite, "prune_") == {first, third}  # the second: neither kept nor leased
+    assert collections(milvus_lite, "prune_") == {first, third}  # the second: neither kept nor leased
     assert held.chunks([0]) and held.info.version == first
     held.close()
     fourth = publish(cfg, synthetic(small_corpus(), seed=4))
-    assert collections(lite, "prune_") == {fourth}
+    assert collections(milvus_lite, "prune_") == {fourth}
     backend = open_backend(cfg)
     assert backend.current() == fourth and backend.manifest(fourth)["counts"]["chunks"] == 4
     with pytest.raises(IndexUnavailable, match="not in Milvus"):
         backend.open(second, model="synthetic")
 
 
-def test_an_expired_lease_no_longer_holds_a_version(tmp_path, lite):
-    cfg = synthetic_config(tmp_path, lite, "lease_", keep=1)
+def test_an_expired_lease_no_longer_holds_a_version(tmp_path, milvus_lite):
+    cfg = synthetic_config(tmp_path, milvus_lite, "lease_", keep=1)
     first = publish(cfg, synthetic(small_corpus(), seed=1))
     backend = open_backend(cfg)
     held = backend.open(first, model="synthetic")
     backend.catalog.renew(dict(backend._held), -1)  # as if its server was killed long ago
     second = publish(cfg, synthetic(small_corpus(), seed=2))
-    assert collections(lite, "lease_") == {second}
+    assert collections(milvus_lite, "lease_") == {second}
     with pytest.raises(IndexUnavailable, match="was removed"):
         held.summary()
     held.close()
 
 
-def test_a_server_renews_its_leases_when_it_polls(tmp_path, lite):
-    cfg = synthetic_config(tmp_path, lite, "renew_", keep=1)
+def test_a_server_renews_its_leases_when_it_polls(tmp_path, milvus_lite):
+    cfg = synthetic_config(tmp_path, milvus_lite, "renew_", keep=1)
     first = publish(cfg, synthetic(small_corpus(), seed=1))
     backend = open_backend(cfg)
     store = backend.open(backend.current(), model="synthetic")
@@ -259,11 +238,11 @@ def lock_row(cfg, host: str, pid: int, expires_in: float) -> None:
                            "value": json.dumps({"host": host, "pid": pid})}])
 
 
-def test_the_build_lock_refuses_a_running_build_and_takes_over_a_dead_one(tmp_path, lite):
-    cfg = synthetic_config(tmp_path, lite, "lock_")
+def test_the_build_lock_refuses_a_running_build_and_takes_over_a_dead_one(tmp_path, milvus_lite):
+    cfg = synthetic_config(tmp_path, milvus_lite, "lock_")
     content = synthetic(small_corpus())
     lock_row(cfg, socket.gethostname(), os.getppid(), 300)  # a live process on this host
-    with pytest.raises(QAError, match=f"another build is running on Milvus at {lite.uri}") as err:
+    with pytest.raises(QAError, match=f"another build is running on Milvus at {milvus_lite.uri}") as err:
         publish(cfg, content)
     assert err.value.status == 409
     lock_row(cfg, "elsewhere", 1, 300)  # another host, not expired
@@ -279,11 +258,11 @@ def test_the_build_lock_refuses_a_running_build_and_takes_over_a_dead_one(tmp_pa
     assert open_backend(cfg).catalog._query('key == "lock"') == []
 
 
-def test_no_index_another_model_and_bad_settings_are_clear_errors(tmp_path, lite):
-    cfg = synthetic_config(tmp_path, lite, "empty_")
+def test_no_index_another_model_and_bad_settings_are_clear_errors(tmp_path, milvus_lite):
+    cfg = synthetic_config(tmp_path, milvus_lite, "empty_")
     backend = open_backend(cfg)
     assert not backend.exists()
-    with pytest.raises(IndexUnavailable, match=f"no index in Milvus at {lite.uri}.*qa index build"):
+    with pytest.raises(IndexUnavailable, match=f"no index in Milvus at {milvus_lite.uri}.*qa index build"):
         backend.current()
     publish(cfg, synthetic(small_corpus()))
     with pytest.raises(IndexUnavailable, match="built with model 'synthetic'"):
@@ -293,8 +272,8 @@ def test_no_index_another_model_and_bad_settings_are_clear_errors(tmp_path, lite
     from qa.errors import ConfigError
 
     with pytest.raises(ConfigError, match="collection_prefix"):
-        open_backend(milvus_config(cfg, lite.uri, prefix="9bad-"))
-    with pytest.raises(IndexUnavailable, match=f"Milvus at {lite.uri} failed"):
+        open_backend(milvus_config(cfg, milvus_lite.uri, prefix="9bad-"))
+    with pytest.raises(IndexUnavailable, match=f"Milvus at {milvus_lite.uri} failed"):
         publish(cfg.replace(storage=dataclasses.replace(
             cfg.storage, milvus=dataclasses.replace(cfg.storage.milvus, index_type="HNSW"))),
             synthetic(small_corpus()))  # Milvus Lite builds FLAT, IVF_FLAT and AUTOINDEX only
@@ -410,12 +389,12 @@ publish(cfg, synthetic(small_corpus(), seed=int(sys.argv[4])))
 PHASES = ["mid-insert", "before the version's document", "before the pointer", "before pruning"]
 
 
-def test_killed_builds_leave_a_complete_version_in_service_and_the_next_build_cleans_up(tmp_path, lite):
-    cfg = synthetic_config(tmp_path, lite, "kill_", keep=1)
+def test_killed_builds_leave_a_complete_version_in_service_and_the_next_build_cleans_up(tmp_path, milvus_lite):
+    cfg = synthetic_config(tmp_path, milvus_lite, "kill_", keep=1)
     script = KILL_SCRIPT.format(tests=str(ROOT / "tests"))
     served = publish(cfg, synthetic(small_corpus(), seed=0))
     for seed, phase in enumerate(PHASES, 1):
-        done = subprocess.run([sys.executable, "-c", script, phase, lite.uri, str(tmp_path), str(seed)],
+        done = subprocess.run([sys.executable, "-c", script, phase, milvus_lite.uri, str(tmp_path), str(seed)],
                               capture_output=True, text=True, timeout=180)
         assert done.returncode == -signal.SIGKILL, f"{phase}: {done.stderr[-2000:]}"
         backend = open_backend(cfg)
@@ -427,9 +406,9 @@ def test_killed_builds_leave_a_complete_version_in_service_and_the_next_build_cl
         store = backend.open(pointed, model="synthetic")
         assert store.summary().articles == 2 and len(store.chunks(range(4))) == 4
         store.close()
-    assert len(collections(lite, "kill_")) > 1  # leftovers of the killed builds
+    assert len(collections(milvus_lite, "kill_")) > 1  # leftovers of the killed builds
     final = publish(cfg, synthetic(small_corpus(), seed=9))  # takes over the dead build's lock
-    assert open_backend(cfg).current() == final and collections(lite, "kill_") == {final}
+    assert open_backend(cfg).current() == final and collections(milvus_lite, "kill_") == {final}
 
 
 def stateless(cfg, root: Path):
@@ -447,13 +426,22 @@ def check_cited(body: dict, data_dir: Path) -> None:
         assert text[cite["start"]:cite["end"]] == quoted["text"]
 
 
-def test_a_server_without_index_or_data_answers_from_milvus_alone(tmp_path, milvus_seed, seed_config, lite):
-    cfg = stateless(milvus_seed, tmp_path / "api")
-    server = ServerProcess(cfg, "--backend", "milvus", "--milvus-uri", lite.uri).wait_ready()
+def config_file(path: Path, milvus: dict, **server) -> Path:
+    """A config.yaml naming the Milvus backend with `milvus` settings (and `server` ones)."""
+    path.write_text(yaml.safe_dump({"server": server, "storage": {"backend": "milvus", "milvus": milvus}}),
+                    encoding="utf-8")
+    return path
+
+
+def test_a_server_without_index_or_data_answers_from_milvus_alone(tmp_path, milvus_seed_config, seed_config):
+    cfg = stateless(milvus_seed_config, tmp_path / "api")
+    config = config_file(tmp_path / "config.yaml", {"collection_prefix": "seed_"})
+    # The URI from the command line, the rest from the file.
+    server = ServerProcess(cfg, "--config", str(config), "--milvus-uri", cfg.storage.milvus.uri).wait_ready()
     try:
         health = requests.get(server.url + "/api/health", timeout=30)
         assert health.status_code == 200, health.text
-        assert health.json()["index"]["version"] == open_backend(milvus_seed).current()
+        assert health.json()["index"]["version"] == open_backend(milvus_seed_config).current()
         assert health.json()["index"]["chunks"] == 24
         body = requests.post(server.url + "/api/ask", json={"question": QUESTION}, timeout=60).json()
         check_cited(body, seed_config.data_dir)
@@ -477,19 +465,17 @@ def wait_status(request, status: int, timeout: float = 90) -> requests.Response:
         time.sleep(0.3)
 
 
-def test_a_milvus_outage_is_503_naming_it_and_the_server_recovers_by_itself(tmp_path, milvus_seed, encoder):
+def test_a_milvus_outage_is_503_naming_it_and_the_server_recovers_by_itself(tmp_path, milvus_seed_config, encoder):
     """`qa serve` starts while Milvus is down, serves once it is up, answers 503 while it is stopped
     again, and answers again once it is back: never restarted."""
     from qa.indexing.build import build_index
 
     lite = LiteServer(tmp_path / "served.db").start()
     try:
-        build_index(milvus_config(milvus_seed, lite.uri), encoder=encoder, progress=False, reuse=True)
+        build_index(milvus_config(milvus_seed_config, lite.uri), encoder=encoder, progress=False, reuse=True)
         lite.stop()
-        config = tmp_path / "config.yaml"
-        config.write_text(f"server:\n  reload_interval: 0.5\nstorage:\n  backend: milvus\n  milvus:\n"
-                          f"    uri: {lite.uri}\n    timeout: 1\n", encoding="utf-8")
-        server = ServerProcess(stateless(milvus_seed, tmp_path / "api"), "--config", str(config)).wait_ready()
+        config = config_file(tmp_path / "config.yaml", {"uri": lite.uri, "timeout": 1}, reload_interval=0.5)
+        server = ServerProcess(stateless(milvus_seed_config, tmp_path / "api"), "--config", str(config)).wait_ready()
         try:
             ask = server.url + "/api/ask"
             for r in (requests.get(server.url + "/api/health", timeout=30),

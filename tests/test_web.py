@@ -37,8 +37,8 @@ def turns(doc) -> list:
 
 
 @pytest.fixture()
-def web_client(seed_config, seed_service):
-    app = create_app(seed_config.replace(web=WebConfig(examples=EXAMPLES)), service=seed_service)
+def web_client(backend_config, backend_service):
+    app = create_app(backend_config.replace(web=WebConfig(examples=EXAMPLES)), service=backend_service)
     app.config["TESTING"] = True
     return app.test_client()
 
@@ -56,11 +56,11 @@ def no_index_client(tmp_path, encoder):
     return app.test_client()
 
 
-def test_empty_state_describes_the_corpus_and_offers_examples(web_client, seed_service):
+def test_empty_state_describes_the_corpus_and_offers_examples(web_client, backend_service):
     r = web_client.get("/")
     assert r.status_code == 200
     doc = page(r)
-    summary = seed_service.store().summary()
+    summary = backend_service.store().summary()
     corpus = text(doc.get_element_by_id("intro-title").getparent().find_class("corpus")[0])
     assert corpus.startswith("5 articles")
     assert f"{summary.date_from} to {summary.date_to}" in corpus
@@ -75,7 +75,7 @@ def test_empty_state_describes_the_corpus_and_offers_examples(web_client, seed_s
     assert label and text(label[0]) == "Your question"
 
 
-def test_question_in_the_url_renders_the_cited_answer(web_client, client, seed_config):
+def test_question_in_the_url_renders_the_cited_answer(web_client, client, backend_config):
     api = client.get("/api/ask", query_string={"q": QUESTION}).get_json()
     r = web_client.get("/", query_string={"q": QUESTION})
     assert r.status_code == 200
@@ -97,7 +97,7 @@ def test_question_in_the_url_renders_the_cited_answer(web_client, client, seed_c
     assert text(turn.find_class("meta")[0]) == f"{cite['source'] or 'outlet not stated'} · {cite['date']}"
 
     passages = turn.find_class("passage")
-    assert len(passages) == len(api["passages"]) == seed_config.search.top_k
+    assert len(passages) == len(api["passages"]) == backend_config.search.top_k
     for node, passage in zip(passages, api["passages"]):
         assert text(node.find_class("p-text")[0]) == passage["text"]
         marks = [text(m) for m in node.xpath(".//mark")]
@@ -253,8 +253,8 @@ def test_the_pages_script_writes_no_words_of_a_reply():
     assert re.findall(r"createElement\((\S+?)\)", code) == ['"template"']
 
 
-def test_source_view_marks_the_cited_passage_by_offsets(web_client, seed_service):
-    store = seed_service.store()
+def test_source_view_marks_the_cited_passage_by_offsets(web_client, backend_service):
+    store = backend_service.store()
     row = store.chunks([3])[3]
     article = store.article(row.doc_id)
     start, end = row.start + 10, row.end - 5
@@ -271,8 +271,8 @@ def test_source_view_marks_the_cited_passage_by_offsets(web_client, seed_service
     assert article.path in facts and article.date in facts
 
 
-def test_source_view_marks_a_whole_chunk_or_offsets_alone(web_client, seed_service):
-    store = seed_service.store()
+def test_source_view_marks_a_whole_chunk_or_offsets_alone(web_client, backend_service):
+    store = backend_service.store()
     row = store.chunks([3])[3]
     article = store.article(row.doc_id)
     mark = page(web_client.get(f"/articles/{row.doc_id}?chunk=3")).xpath("//mark")[0]
@@ -282,8 +282,8 @@ def test_source_view_marks_a_whole_chunk_or_offsets_alone(web_client, seed_servi
     assert not page(web_client.get(f"/articles/{row.doc_id}")).xpath("//mark")
 
 
-def test_every_citation_link_opens_its_passage(web_client, seed_service):
-    store = seed_service.store()
+def test_every_citation_link_opens_its_passage(web_client, backend_service):
+    store = backend_service.store()
     links = page(web_client.get("/", query_string={"q": QUESTION})).find_class("cite-link")
     assert len(links) == 6  # the answer and five passages
     for link in links:
@@ -302,15 +302,15 @@ def test_every_citation_link_opens_its_passage(web_client, seed_service):
     ("start=0&end=999999", 400, "is not inside this article"),
     ("chunk=99999", 404, "has no passage 99999"),
 ])
-def test_source_view_rejects_bad_passages_with_a_page(web_client, seed_service, query, status, words):
-    doc_id = seed_service.store().chunks([3])[3].doc_id
+def test_source_view_rejects_bad_passages_with_a_page(web_client, backend_service, query, status, words):
+    doc_id = backend_service.store().chunks([3])[3].doc_id
     r = web_client.get(f"/articles/{doc_id}?{query}")
     assert r.status_code == status
     assert words in text(page(r).get_element_by_id("error-title").getparent())
 
 
-def test_a_chunk_of_another_article_is_not_found(web_client, seed_service):
-    rows = seed_service.store().chunks(range(30))
+def test_a_chunk_of_another_article_is_not_found(web_client, backend_service):
+    rows = backend_service.store().chunks(range(30))
     first = rows[0]
     other = next(r for r in rows.values() if r.doc_id != first.doc_id)
     assert web_client.get(f"/articles/{first.doc_id}?chunk={other.chunk_id}").status_code == 404
@@ -416,7 +416,7 @@ def replies(client, query: dict):
     return turn, [text(m) for m in turn.find_class("meta")]
 
 
-def test_filters_form_offers_the_index_outlets(web_client, seed_service):
+def test_filters_form_offers_the_index_outlets(web_client, backend_service):
     doc = page(web_client.get("/"))
     form = doc.get_element_by_id("ask")
     (details,) = form.xpath(".//details[@id='filters']")
@@ -426,16 +426,16 @@ def test_filters_form_offers_the_index_outlets(web_client, seed_service):
         assert field.get("type") == "date" and text(field.getparent()).strip() == words
     (select,) = form.xpath(".//select[@name='source']")
     assert text(select.getparent()).startswith("Outlet")
-    sources = seed_service.store().summary().sources
+    sources = backend_service.store().summary().sources
     choices = outlets(sources)
     assert len(choices) > 1 and {s.lower() for s in choices} == {s.lower() for s in sources}
     assert [(o.get("value"), text(o)) for o in select.xpath("option")] == [("", "Any outlet")] + [(None, s) for s in choices]
     assert not select.xpath("option[@selected]")
 
 
-def test_an_outlet_filter_keeps_only_that_outlets_passages(web_client, seed_service):
+def test_an_outlet_filter_keeps_only_that_outlets_passages(web_client, backend_service):
     _, unfiltered = replies(web_client, {"q": QUESTION, "top_k": 10})
-    for source in outlets(seed_service.store().summary().sources):
+    for source in outlets(backend_service.store().summary().sources):
         turn, metas = replies(web_client, {"q": QUESTION, "top_k": 10, "source": source})
         outlet = [m.split(" · ")[0].lower() for m in metas]  # an outlet filter ignores case
         assert outlet and set(outlet) == {source.lower()}
