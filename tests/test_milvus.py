@@ -279,6 +279,29 @@ def test_no_index_another_model_and_bad_settings_are_clear_errors(tmp_path, milv
             synthetic(small_corpus()))  # Milvus Lite builds FLAT, IVF_FLAT and AUTOINDEX only
 
 
+def test_the_dense_index_type_and_its_parameters_come_from_config(tmp_path, milvus_lite):
+    cfg = synthetic_config(tmp_path, milvus_lite, "ivf_")
+    cfg = cfg.replace(storage=dataclasses.replace(
+        cfg.storage, milvus=dataclasses.replace(cfg.storage.milvus, index_type="IVF_FLAT")),
+        vectors=dataclasses.replace(cfg.vectors, nlist=2, nprobe=2))
+    content = synthetic(small_corpus())
+    version = publish(cfg, content)
+    storage = open_backend(cfg).manifest(version)["storage"]
+    assert storage["index_type"] == "IVF_FLAT" and storage["index_params"] == {"nlist": 2}
+    store = opened(cfg)
+    assert store.search_params == {"nprobe": 2}
+    assert next(iter(store.dense_top(content.vectors[1], 1))) == 1  # all lists probed: exact
+    store.close()
+
+
+def test_the_command_line_names_an_unreachable_milvus_in_one_line(tmp_path):
+    config = config_file(tmp_path / "config.yaml", {"timeout": 1})
+    uri = f"http://127.0.0.1:{LiteServer(tmp_path / 'none.db').port}"
+    out = subprocess.run([sys.executable, "-m", "qa", "ask", QUESTION, "--config", str(config), "--milvus-uri", uri],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and f"Error: Milvus at {uri} failed" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_an_unreachable_milvus_is_index_unavailable_naming_it(tmp_path):
     cfg = synthetic_config(tmp_path, LiteServer(tmp_path / "down.db"), "down_", timeout=1)
     uri = cfg.storage.milvus.uri
@@ -366,14 +389,14 @@ def die(*args, **kwargs):
 
 phase = sys.argv[1]
 if phase == "mid-insert":
-    call, inserts = Milvus.call, []
+    call, inserts = Milvus.slow_call, []
     def counting(self, method, *args, **kwargs):
         if method == "insert":
             inserts.append(1)
             if len(inserts) == 2:  # the chunks are in, the sentences not
                 die()
         return call(self, method, *args, **kwargs)
-    Milvus.call = counting
+    Milvus.slow_call = counting
 elif phase == "before the version's document":
     Catalog.put_doc = die
 elif phase == "before the pointer":

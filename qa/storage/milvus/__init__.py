@@ -77,7 +77,7 @@ class MilvusBackend:
         names = {kind: collection(self.prefix, version, kind) for kind in KINDS}
         for name in names.values():
             if self.db.call("get_load_state", name)["state"].name != "Loaded":
-                self.db.call("load_collection", name, replica_number=self.cfg.storage.milvus.replicas)
+                self.db.slow_call("load_collection", name, replica_number=self.cfg.storage.milvus.replicas)
         if count_rows(self.db, names["chunks"]) != manifest["counts"]["chunks"]:
             raise IndexUnavailable(f"index version {version} in Milvus at {self.db.uri} does not match its "
                                    f"manifest; {REBUILD}")
@@ -134,5 +134,5 @@ class MilvusBackend:
         for name in self.db.call("list_collections"):
             version = name[len(self.prefix):].rsplit("_", 1)[0] if name.startswith(self.prefix) else ""
             if VERSION_NAME.fullmatch(version) and name != self.prefix + META and version not in kept:
-                self.db.call("drop_collection", name)
+                self.db.slow_call("drop_collection", name)
         self.catalog.forget_expired_leases()

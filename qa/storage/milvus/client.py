@@ -6,8 +6,12 @@ opened lazily, per process, under an alias of its own. A failed call is retried 
 unless the call carries an *integer* timeout (a float does not bound the retries): every call
 carries `storage.milvus.timeout`. A channel that lost its server backs off reconnecting for
 up to two minutes: a failed call drops the connection, and the next call opens a fresh one,
-which answers as soon as Milvus is back. So an outage costs each request at most the timeout
-(a 503), and the first request after it is served normally.
+which answers as soon as Milvus is back. So an outage costs each request about the timeout
+(a 503), and the first request after it is served normally. Build-time calls (insert, flush,
+index, load, drop) may take minutes on a large collection and get `SLOW_SECONDS` instead.
+
+An embedded Milvus Lite file is served by one process at a time (and the processes it forks,
+as gunicorn's workers): this process takes a lock of its own on it first (see `_claim`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ for _name in ("pymilvus", "pymilvus.milvus_client"):  # pymilvus configures both
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 _ALIASES = itertools.count()
+SLOW_SECONDS = 600  # build-time calls on a large collection
 _EMBEDDED: dict[str, int] = {}  # embedded Milvus Lite files this process holds
 _CLAIMING = threading.Lock()
 
@@ -107,9 +112,16 @@ class Milvus:
 
     def call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """`MilvusClient.<method>(...)` within the timeout; any failure drops the connection."""
+        return self._call(self.cfg.timeout, method, *args, **kwargs)
+
+    def slow_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A call that may take minutes on a large collection (insert, flush, index, load, drop)."""
+        return self._call(max(SLOW_SECONDS, self.cfg.timeout), method, *args, **kwargs)
+
+    def _call(self, timeout: int, method: str, *args: Any, **kwargs: Any) -> Any:
         client = self._open()
         try:
-            return getattr(client, method)(*args, timeout=self.cfg.timeout, **kwargs)
+            return getattr(client, method)(*args, timeout=timeout, **kwargs)
         except Exception as exc:
             self._drop(client)
             raise self.failure(exc) from None

@@ -189,7 +189,9 @@ class BM25Scores:
 
     def of(self, ids: Sequence[int]) -> np.ndarray:
         ids = [int(i) for i in ids]
-        found = self._all if self._all is not None else self._search(len(ids), f"id in {int_list(ids)}") if ids else {}
+        found = self._all
+        if found is None:
+            found = self._search(len(ids), f"id in {int_list(ids)}") if ids else {}
         return np.array([found.get(i, 0.0) for i in ids], dtype=np.float32)
 
     def best(self) -> float:

@@ -93,17 +93,17 @@ def _insert(db: Milvus, name: str, rows: Iterable[dict], renew: Callable[[], Non
         batch.append(row)
         size += sum(len(v) if isinstance(v, str) else 8 for v in row.values()) + 4 * len(row.get("vector", ()))
         if len(batch) >= BATCH_ROWS or size >= BATCH_BYTES:
-            db.call("insert", name, batch)
+            db.slow_call("insert", name, batch)
             count, batch, size = count + len(batch), [], 0
             renew()
     if batch:
-        db.call("insert", name, batch)
+        db.slow_call("insert", name, batch)
         count += len(batch)
     return count
 
 
 def count_rows(db: Milvus, name: str) -> int:
-    return int(db.call("query", name, filter="", output_fields=["count(*)"],
+    return int(db.slow_call("query", name, filter="", output_fields=["count(*)"],
                        consistency_level="Strong")[0]["count(*)"])
 
 
@@ -120,15 +120,16 @@ def write_version(db: Milvus, catalog: Catalog, cfg: Config, version: str, conte
     schemas = {"chunks": chunks_schema(dim), "sentences": sentences_schema(dim), "articles": articles_schema(),
                "terms": terms_schema()}
     for kind, name in names.items():
-        db.call("create_collection", name, schema=schemas[kind], shards_num=m.shards_num, consistency_level="Bounded")
+        db.slow_call("create_collection", name, schema=schemas[kind], shards_num=m.shards_num,
+                     consistency_level="Bounded")
         # Not waiting on the index of an empty collection saves pymilvus's fixed half-second poll.
-        db.call("create_index", name, index_params(kind, m.index_type, build), sync=False)
-        db.call("load_collection", name, replica_number=m.replicas)
+        db.slow_call("create_index", name, index_params(kind, m.index_type, build), sync=False)
+        db.slow_call("load_collection", name, replica_number=m.replicas)
     rows = {"chunks": chunk_rows(content, term_lists), "sentences": sentence_rows(content),
             "articles": article_rows(content), "terms": term_rows(df)}
     written = {kind: _insert(db, names[kind], rows[kind], renew) for kind in KINDS}
     for kind, name in names.items():
-        db.call("flush", name)
+        db.slow_call("flush", name)
         held = count_rows(db, name)
         if held != written[kind]:
             raise IndexUnavailable(f"Milvus at {db.uri} holds {held} rows of {name}, {written[kind]} were written; "
