@@ -255,6 +255,8 @@ def test_the_build_lock_refuses_a_running_build_and_takes_over_a_dead_one(tmp_pa
     lock_row(cfg, socket.gethostname(), dead.pid, 300)  # a killed build of this host
     version = publish(cfg, content)
     assert open_backend(cfg).current() == version
+    lock_row(cfg, socket.gethostname(), os.getpid(), 300)  # this process's own, left by a failed unlock
+    publish(cfg, content)
     assert open_backend(cfg).catalog._query('key == "lock"') == []
 
 
@@ -277,6 +279,33 @@ def test_no_index_another_model_and_bad_settings_are_clear_errors(tmp_path, milv
         publish(cfg.replace(storage=dataclasses.replace(
             cfg.storage, milvus=dataclasses.replace(cfg.storage.milvus, index_type="HNSW"))),
             synthetic(small_corpus()))  # Milvus Lite builds FLAT, IVF_FLAT and AUTOINDEX only
+
+
+def test_a_version_whose_counts_do_not_match_is_neither_published_nor_opened(tmp_path, milvus_lite, monkeypatch):
+    from pymilvus import MilvusClient
+
+    import qa.storage.milvus.write as write
+
+    cfg = synthetic_config(tmp_path, milvus_lite, "count_")
+    served = publish(cfg, synthetic(small_corpus()))
+    with monkeypatch.context() as patch:
+        patch.setattr(write, "count_rows", lambda db, name: -1)  # as if Milvus lost rows
+        with pytest.raises(IndexUnavailable, match="the version is not published"):
+            publish(cfg, synthetic(small_corpus()))
+    assert open_backend(cfg).current() == served
+    client = MilvusClient(uri=milvus_lite.uri)
+    client.delete(f"count_{served}_chunks", filter="id == 0")  # a damaged version
+    client.close()
+    with pytest.raises(IndexUnavailable, match="does not match its manifest; run `qa index build`"):
+        opened(cfg)
+
+
+def test_the_milvus_backend_without_its_packages_says_what_to_install(tmp_path, monkeypatch):
+    from qa.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "qa.storage.milvus", None)  # as if pymilvus were not installed
+    with pytest.raises(ConfigError, match=r"pip install -e \.\[milvus\]"):
+        open_backend(milvus_config(make_config(tmp_path, tmp_path), "http://127.0.0.1:1"))
 
 
 def test_the_dense_index_type_and_its_parameters_come_from_config(tmp_path, milvus_lite):
@@ -344,7 +373,9 @@ def test_a_store_fails_while_milvus_is_down_and_recovers_after(tmp_path):
                  lambda: store.chunk_meta([0]), lambda: store.article("a.txt"), lambda: store.articles(["a.txt"]),
                  lambda: store.summary()]
         expected = [call() for call in calls]
+        other = opened(cfg)
         lite.stop()
+        other.close()  # its lease cannot be given back now: it expires instead
         assert all(f"Milvus at {lite.uri} failed" in message for message in failures(calls))
         lite.start()
         got = [call() for call in calls]
