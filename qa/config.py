@@ -22,6 +22,7 @@ from qa.validation import MAX_TOP_K
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 VECTOR_KINDS = ("auto", "flat", "hnsw", "ivf")
 MODEL_BACKENDS = ("torch", "onnx", "onnx-int8")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 MILVUS_INDEX_TYPES = ("FLAT", "IVF_FLAT", "IVF_SQ8", "HNSW", "DISKANN", "AUTOINDEX")
 # config.yaml's one deliberate non-default: questions the bundled articles in data/ answer.
 BUNDLED_EXAMPLES = (
@@ -53,6 +54,9 @@ class ModelConfig:
     backend: str = setting("torch", "PyTorch, or ONNX Runtime on an export of the model made locally the "
                            "first time (cached in `~/.cache/newsqa/onnx/`; int8 = dynamically quantized "
                            "weights); ONNX needs `pip install -e .[onnx]`", choices=MODEL_BACKENDS)
+    device: str = setting("auto", "where torch runs the model: `auto` = CUDA when torch sees a GPU, else "
+                          "the CPU; `cuda` or `mps` when absent is an error, never a silent fallback "
+                          "(recorded in the manifest; ONNX runs on the CPU)", choices=DEVICES)
 
 
 @dataclass
@@ -68,6 +72,15 @@ class ChunkingConfig:
 @dataclass
 class IngestConfig:
     max_file_bytes: int = setting(20 * 1024 * 1024, "larger files are skipped with a warning")
+
+
+@dataclass
+class BuildConfig:
+    ray_address: str = setting("", "Ray cluster `qa index build --ray` joins (`host:6379`, `ray://host:10001` or "
+                               "`auto`); empty: a local cluster sized to this machine, started for the build "
+                               "and stopped after it")
+    ray_actors: int = setting(0, "encoder actors of a Ray build (0: one per GPU when the cluster has GPUs, "
+                              "else one per 2 CPUs)", low=0)
 
 
 @dataclass
@@ -195,6 +208,7 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
     vectors: VectorsConfig = field(default_factory=VectorsConfig)

@@ -40,6 +40,41 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
+_OFFSETS = {"text": {"return_offsets_mapping": True}}  # the one tokenizer pass also gives late pooling its offsets
+
+
+def resolve_device(requested: str, backend: str) -> str:
+    """The torch device to run the model on (`auto`: CUDA when torch sees a GPU), or one clear error
+    when the device asked for is absent, so a build never silently falls back to the CPU."""
+    import torch
+
+    if backend != "torch":
+        if requested in ("cuda", "mps"):
+            raise ConfigError(f"model.device {requested} needs model.backend: torch (ONNX Runtime runs on the CPU here)")
+        return "cpu"
+    available = {"cpu": lambda: True, "cuda": torch.cuda.is_available, "mps": torch.backends.mps.is_available}
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if requested == "auto" else requested
+    if device not in available:
+        raise ConfigError(f"unknown model.device '{requested}'; use one of auto, {', '.join(available)}")
+    if not available[device]():
+        hint = " (a CPU build of torch: see README, \"Building on a GPU\")" if device == "cuda" else ""
+        raise ConfigError(f"model.device is {device} but torch {torch.__version__} sees no such device{hint}")
+    return device
+
+
+def _pool(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]], whole: np.ndarray) -> np.ndarray:
+    """Each span's vector: the mean of the token vectors lying wholly inside it (the chunk's own
+    vector where none does). Offsets rise along the text, so those tokens are one contiguous run."""
+    real = offsets[:, 1] > offsets[:, 0]  # special tokens have empty offsets
+    tokens, offsets = tokens[real], offsets[real]
+    firsts = np.searchsorted(offsets[:, 0], [s for s, _ in spans], side="left")
+    lasts = np.searchsorted(offsets[:, 1], [e for _, e in spans], side="right")
+    vecs = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    for j, (lo, hi) in enumerate(zip(firsts, lasts)):
+        vecs[j] = tokens[lo:hi].mean(axis=0) if hi > lo else whole
+    return _normalize(vecs)
+
+
 class Encoder:
     """Loads the model once; implements the chunker's Tokenizer protocol too."""
 
@@ -51,9 +86,10 @@ class Encoder:
 
         self.name = cfg.name
         self.backend = cfg.backend  # recorded apart from the name: vectors stay comparable across backends
+        self.device = resolve_device(cfg.device, cfg.backend)
         self.batch_size = cfg.batch_size
         path = resolve_model(cfg)
-        self.model = SentenceTransformer(path, device="cpu")
+        self.model = SentenceTransformer(path, device=self.device)
         if cfg.backend != "torch":
             from qa.onnx_backend import use_onnx
 
@@ -83,25 +119,35 @@ class Encoder:
     def encode_chunks(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Vectors of `texts` and, for each text, one vector per character span inside it."""
-        outputs = self.model.encode(list(texts), batch_size=self.batch_size, output_value=None,
-                                    show_progress_bar=False)
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_seq_length,
-                             return_offsets_mapping=True)
+        """Vectors of `texts` and, for each text, one vector per character span inside it.
+
+        Batches are made as `SentenceTransformer.encode` makes them (longest texts first), so the
+        vectors are the ones `encode` gives; each batch is tokenized once, for the model and for pooling.
+        """
+        order = np.argsort([-len(t) for t in texts])
         chunk_vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
-        span_vecs: list[np.ndarray] = []
-        for i, out in enumerate(outputs):
-            chunk_vecs[i] = out["sentence_embedding"].float().numpy()
-            mask = out["attention_mask"].bool().numpy()
-            tokens = out["token_embeddings"].float().numpy()[mask]
-            offs = np.asarray(enc["offset_mapping"][i], dtype=np.int64)[: len(tokens)]
-            real = offs[:, 1] > offs[:, 0]
-            vecs = np.zeros((len(spans[i]), self.dim), dtype=np.float32)
-            for j, (s, e) in enumerate(spans[i]):
-                inside = real & (offs[:, 0] >= s) & (offs[:, 1] <= e)
-                vecs[j] = tokens[inside].mean(axis=0) if inside.any() else chunk_vecs[i]
-            span_vecs.append(_normalize(vecs))
+        span_vecs: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float32)] * len(texts)
+        for lo in range(0, len(order), self.batch_size):
+            batch = order[lo:lo + self.batch_size]
+            vecs, pooled = self._forward([texts[i] for i in batch], [spans[i] for i in batch])
+            chunk_vecs[batch] = vecs
+            for i, p in zip(batch, pooled):
+                span_vecs[i] = p
         return _normalize(chunk_vecs), span_vecs
+
+    def _forward(self, texts: list[str], spans: list[Sequence[tuple[int, int]]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """One batch through the model: its vectors, and its spans' vectors pooled from the same pass."""
+        import torch
+        from sentence_transformers.util import batch_to_device
+
+        features = self.model.preprocess(texts, processing_kwargs=_OFFSETS)
+        offsets = features.pop("offset_mapping").numpy()
+        with torch.inference_mode():
+            out = self.model(batch_to_device(features, self.model.device))
+        vecs = out["sentence_embedding"].float().cpu().numpy()
+        tokens = out["token_embeddings"].float().cpu().numpy()
+        mask = out["attention_mask"].bool().cpu().numpy()
+        return vecs, [_pool(tokens[i][mask[i]], offsets[i][mask[i]], spans[i], vecs[i]) for i in range(len(texts))]
 
 
 def batched(items: Sequence, size: int) -> Iterable[Sequence]:
