@@ -1,5 +1,5 @@
 """The build's steps, each alone: plan (chunks and their sentence spans), embed (vectors, the
-cache), content (what the backend writes). The real model; no index on disk."""
+cache) and assemble, content (what the backend writes). The real model; no index on disk."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from qa.config import ChunkingConfig, Config
-from qa.indexing.build import content, embed, plan
+from qa.indexing.build import LocalEncoding, assemble, content, embed, plan, plan_and_embed
 from qa.models import Article
 
 TEXT = ("The harbour reopened on Monday after repairs. Ships returned at once. " * 30
@@ -48,26 +48,39 @@ def test_plan_spans_are_the_sentences_inside_the_embedded_text(built):
         assert [item.text[s:e] for s, e in item.spans] == [article.text[g.start:g.end] for g in segments]
 
 
+def vectors(built, encoder, cache, reuse=False):
+    return assemble(built, embed(built.inputs, LocalEncoding(encoder), cache, reuse=reuse), encoder.dim)
+
+
 def test_embed_fills_every_vector_and_reuses_the_cache(built, encoder):
     cache = DictCache()
-    first = embed(built, encoder, cache)
+    first = vectors(built, encoder, cache)
     assert first.encoded == len(built.inputs) == len(first.chunks)
     # The repeated text makes identical chunks: one cache entry each.
     assert len(cache.items) == len({(i.text, i.spans) for i in built.inputs}) < len(built.inputs)
     np.testing.assert_allclose(np.linalg.norm(first.chunks, axis=1), 1.0, rtol=1e-5)
     for segs, vecs in zip(built.segments, first.segments):
         assert vecs.shape == (len(segs), encoder.dim) and np.all(np.linalg.norm(vecs, axis=1) > 0.99)
-    again = embed(built, encoder, cache, reuse=True)
+    again = vectors(built, encoder, cache, reuse=True)
     assert again.encoded == 0
     np.testing.assert_array_equal(again.chunks, first.chunks)
-    assert embed(built, encoder, cache, reuse=False).encoded == len(built.inputs)  # no reuse: all again
+    assert vectors(built, encoder, cache).encoded == len(built.inputs)  # no reuse: all again
 
 
 def test_content_is_what_the_backend_writes(built, encoder):
-    embedded = embed(built, encoder, DictCache())
+    embedded = vectors(built, encoder, DictCache())
     written = content(built, embedded, encoder, skipped=2)
     counts = written.manifest["counts"]
     assert counts == {"articles": 2, "chunks": len(built.inputs), "segments": sum(map(len, built.segments)),
                       "skipped": 2}
     assert written.embedded == [item.text for item in built.inputs] and written.vectors is embedded.chunks
     assert [r.article.doc_id for r in written.articles] == ["a", "b"] and len(written.articles[0].sha256) == 64
+
+
+def test_planning_ahead_in_a_second_process_gives_the_same_plan_and_vectors(built, encoder, monkeypatch):
+    """Past PLAN_AHEAD articles the plan is made in another process while this one encodes."""
+    monkeypatch.setattr("qa.indexing.plan.PLAN_AHEAD", 1)
+    cfg = Config(chunking=ChunkingConfig(max_tokens=64))
+    ahead, embedded = plan_and_embed(ARTICLES, LocalEncoding(encoder), cfg, DictCache(), reuse=False, progress=False)
+    assert ahead == built
+    np.testing.assert_array_equal(embedded.chunks, vectors(built, encoder, DictCache()).chunks)

@@ -51,11 +51,12 @@ def test_export_happens_once(onnx_cache):
     assert path.stat().st_mtime_ns == stamp
 
 
-def test_manifest_records_the_backend_apart_from_the_model(seed_config):
-    from qa.storage.local.store import open_index
+def test_manifest_records_the_backend_and_device_apart_from_the_model(seed_config):
+    from conftest import open_store
 
-    manifest = open_index(seed_config.index_dir, model=seed_config.model.name).manifest
+    manifest = open_store(seed_config).info.manifest
     assert manifest["model"] == seed_config.model.name and manifest["model_backend"] == "torch"
+    assert manifest["model_device"] == "cpu"
 
 
 def test_unknown_backend_is_a_config_error(tmp_path):

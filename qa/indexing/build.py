@@ -1,8 +1,9 @@
 """The build: articles -> a plan of chunks -> vectors -> a new index version, published atomically.
 
-Each step is a function of its own: `plan` (sentences and chunks in the model's tokens),
-`embed` (one forward pass per chunk, its sentences' vectors pooled from it, unchanged chunks
-taken from the embedding cache), and the backend's `write`.
+Each step is a function of its own: `plan` (sentences and chunks in the model's tokens, made in a
+second process while this one encodes: qa/indexing/plan.py), `embed` (one forward pass per chunk,
+its sentences' vectors pooled from it, unchanged chunks taken from the embedding cache; in this
+process or on a Ray cluster: qa/indexing/distributed.py), and the backend's `write`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import time
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import Iterable, Iterator, Protocol
 
 import numpy as np
 from tqdm import tqdm
@@ -18,11 +22,15 @@ from tqdm import tqdm
 from qa.config import Config
 from qa.encoder import Encoder
 from qa.errors import IngestError
-from qa.indexing.chunk import chunk_article, header_line
 from qa.indexing.ingest import Corpus, read_corpus
-from qa.models import Article, Chunk, Segment, Skipped
+from qa.indexing.plan import ArticlePlan, BuildPlan, ChunkInput, Planner, PlanTokenizer, planned
+from qa.models import Article, Skipped
 from qa.storage import open_backend
 from qa.storage.base import ArticleRecord, EmbeddingCache, VersionContent
+
+# Encoded chunks: their cache keys, their vectors, and each one's sentence vectors.
+Encoded = tuple[list[str], np.ndarray, list[np.ndarray]]
+LOOKUP = 256  # chunks looked up in the embedding cache at once
 
 
 @dataclass
@@ -36,30 +44,58 @@ class BuildReport:
 
 
 @dataclass(frozen=True)
-class ChunkInput:
-    """What the model sees for one chunk: the header line and the chunk, with its sentences'
-    spans inside that text (for late pooling)."""
-
-    article: int  # position in the plan's articles
-    chunk: Chunk
-    text: str
-    spans: tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True)
-class BuildPlan:
-    articles: list[Article]
-    segments: list[list[Segment]]  # per article
-    chunks: list[list[Chunk]]  # per article
-    inputs: list[ChunkInput]  # every chunk, in chunk-id order
-    chunking: dict
-
-
-@dataclass(frozen=True)
 class Embedded:
     chunks: np.ndarray  # one row per chunk input
     segments: list[np.ndarray]  # per article, one row per sentence
     encoded: int
+    device: str  # where the model ran: recorded in the manifest
+
+
+@dataclass(frozen=True)
+class ChunkVectors:
+    """What `embed` gives: every chunk's vectors by cache key, and the keys in chunk-id order."""
+
+    by_key: dict[str, tuple[np.ndarray, np.ndarray]]
+    keys: list[str]
+    encoded: int
+    device: str
+
+
+class ChunkEncoding(Protocol):
+    """Turns (cache key, chunk input) pairs into vectors, yielding them as batches finish."""
+
+    encoder: Encoder  # this process's: the model's name and dimension, the tokenizer planning counts with
+    device: str
+
+    def __call__(self, todo: Iterable[tuple[str, ChunkInput]]) -> Iterator[Encoded]: ...
+
+
+def batches(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of `size` items (the last shorter), taken lazily: a stream stays a stream."""
+    it = iter(items)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+@dataclass(frozen=True)
+class LocalEncoding:
+    """Encodes in this process, a step of chunks at a time, as soon as the plan has that many."""
+
+    encoder: Encoder
+
+    @property
+    def device(self) -> str:
+        return self.encoder.device
+
+    @property
+    def step(self) -> int:
+        """Chunks per `encode_chunks` call (sorted by length inside it, as `encode` sorts)."""
+        return max(self.encoder.batch_size * 8, 64)
+
+    def __call__(self, todo: Iterable[tuple[str, ChunkInput]]) -> Iterator[Encoded]:
+        for batch in batches(todo, self.step):
+            vecs, per_chunk = self.encoder.encode_chunks([i.text for _, i in batch], [list(i.spans) for _, i in batch])
+            yield [k for k, _ in batch], vecs, per_chunk
 
 
 def chunk_settings(cfg: Config, encoder: Encoder) -> dict:
@@ -69,21 +105,14 @@ def chunk_settings(cfg: Config, encoder: Encoder) -> dict:
             "overlap_sentences": cfg.chunking.overlap_sentences, "header": cfg.chunking.header}
 
 
+def planner(encoder: Encoder, cfg: Config) -> Planner:
+    return Planner(PlanTokenizer(encoder.tokenizer.backend_tokenizer.to_str()), chunk_settings(cfg, encoder))
+
+
 def plan(articles: list[Article], encoder: Encoder, cfg: Config) -> BuildPlan:
     """Sentences and chunks of every article, within the model's budget once the header is added."""
-    chunking = chunk_settings(cfg, encoder)
-    headers = [header_line(a) if cfg.chunking.header else "" for a in articles]
-    segments, chunks, inputs = [], [], []
-    for ai, (article, header, used) in enumerate(zip(articles, headers, encoder.count(headers))):
-        segs, own = chunk_article(article, encoder, max(16, chunking["max_tokens"] - used),
-                                  cfg.chunking.overlap_sentences)
-        segments.append(segs)
-        chunks.append(own)
-        for c in own:
-            shift = len(header) - c.start
-            spans = tuple((s.start + shift, s.end + shift) for s in segs[c.seg_first:c.seg_last + 1])
-            inputs.append(ChunkInput(ai, c, header + c.text, spans))
-    return BuildPlan(articles, segments, chunks, inputs, chunking)
+    one = planner(encoder, cfg)
+    return BuildPlan.of(articles, list(map(one, enumerate(articles))), one.chunking)
 
 
 def cache_key(encoder: Encoder, item: ChunkInput) -> str:
@@ -92,40 +121,49 @@ def cache_key(encoder: Encoder, item: ChunkInput) -> str:
     return hashlib.sha256(f"{encoder.name}\0{encoder.dim}\0{item.text}\0{spans}".encode("utf-8")).hexdigest()
 
 
-def embed(build: BuildPlan, encoder: Encoder, cache: EmbeddingCache, *, reuse: bool = False,
-          progress: bool = False) -> Embedded:
-    """Chunk and sentence vectors; with `reuse` unchanged chunks come from the cache."""
-    keys = [cache_key(encoder, item) for item in build.inputs]
-    found = cache.get(keys) if reuse else {}
-    todo = [i for i, key in enumerate(keys) if key not in found]
-    bar = tqdm(total=len(keys), initial=len(keys) - len(todo), unit="chunk", desc="embedding", disable=not progress)
-    step = max(encoder.batch_size * 8, 64)
-    for lo in range(0, len(todo), step):
-        batch = todo[lo:lo + step]
-        vecs, per_chunk = encoder.encode_chunks([build.inputs[i].text for i in batch],
-                                                [list(build.inputs[i].spans) for i in batch])
-        fresh = [(keys[i], vecs[j], per_chunk[j]) for j, i in enumerate(batch)]
+def embed(inputs: Iterable[ChunkInput], encoding: ChunkEncoding, cache: EmbeddingCache, *, reuse: bool = False,
+          progress: bool = False) -> ChunkVectors:
+    """Vectors of every chunk input, taken as the plan makes them; with `reuse` chunks already in
+    the cache are not encoded again (`qa index update`)."""
+    keys: list[str] = []
+    found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    bar = tqdm(unit="chunk", desc="embedding", disable=not progress)
+
+    def todo() -> Iterator[tuple[str, ChunkInput]]:
+        for batch in batches(inputs, LOOKUP):
+            batch_keys = [cache_key(encoding.encoder, item) for item in batch]
+            keys.extend(batch_keys)
+            cached = cache.get(batch_keys) if reuse else {}
+            found.update(cached)
+            bar.update(len(cached))
+            yield from ((k, item) for k, item in zip(batch_keys, batch) if k not in cached)
+
+    encoded = 0
+    for batch_keys, vecs, per_chunk in encoding(todo()):
+        fresh = list(zip(batch_keys, vecs, per_chunk))
         cache.put(fresh)
         found.update((key, (vec, svecs)) for key, vec, svecs in fresh)
-        bar.update(len(batch))
+        encoded += len(fresh)
+        bar.update(len(fresh))
     bar.close()
     cache.keep_only(keys)
-    return _assemble(build, [found[k] for k in keys], encoder.dim, len(todo))
+    return ChunkVectors(found, keys, encoded, encoding.device)
 
 
-def _assemble(build: BuildPlan, vectors: list[tuple[np.ndarray, np.ndarray]], dim: int, encoded: int) -> Embedded:
+def assemble(build: BuildPlan, vectors: ChunkVectors, dim: int) -> Embedded:
     """Chunk vectors in id order, and each article's sentence vectors (a sentence shared by two
     chunks keeps the first one's)."""
     chunk_vecs = np.zeros((len(build.inputs), dim), dtype=np.float32)
     seg_vecs = [np.zeros((len(segs), dim), dtype=np.float32) for segs in build.segments]
     done = [np.zeros(len(segs), dtype=bool) for segs in build.segments]
-    for i, (item, (vec, svecs)) in enumerate(zip(build.inputs, vectors)):
+    for i, (item, key) in enumerate(zip(build.inputs, vectors.keys)):
+        vec, svecs = vectors.by_key[key]
         chunk_vecs[i] = vec
         rows = np.arange(item.chunk.seg_first, item.chunk.seg_last + 1)
         new = ~done[item.article][rows]
         seg_vecs[item.article][rows[new]] = svecs[new]
         done[item.article][rows] = True
-    return Embedded(chunk_vecs, seg_vecs, encoded)
+    return Embedded(chunk_vecs, seg_vecs, vectors.encoded, vectors.device)
 
 
 def content(build: BuildPlan, embedded: Embedded, encoder: Encoder, skipped: int) -> VersionContent:
@@ -137,7 +175,8 @@ def content(build: BuildPlan, embedded: Embedded, encoder: Encoder, skipped: int
         fingerprint.update(f"{article.doc_id}\0{digest}\n".encode())
         records.append(ArticleRecord(article, digest, segs, svecs, chunks))
     manifest = {
-        "model": encoder.name, "model_backend": encoder.backend, "dimension": encoder.dim,
+        "model": encoder.name, "model_backend": encoder.backend, "model_device": embedded.device,
+        "dimension": encoder.dim,
         "max_seq_length": encoder.max_seq_length, "chunking": build.chunking,
         "counts": {"articles": len(records), "chunks": len(build.inputs),
                    "segments": sum(len(s) for s in build.segments), "skipped": skipped},
@@ -158,20 +197,44 @@ def read_articles(cfg: Config, strict: bool) -> Corpus:
     return corpus
 
 
+def _inputs(plans: Iterable[ArticlePlan], kept: list[ArticlePlan]) -> Iterator[ChunkInput]:
+    """Every chunk input in id order, as its article is planned; the plans are kept for the write."""
+    for article_plan in plans:
+        kept.append(article_plan)
+        yield from article_plan.inputs
+
+
+def plan_and_embed(articles: list[Article], encoding: ChunkEncoding, cfg: Config, cache: EmbeddingCache, *,
+                   reuse: bool, progress: bool) -> tuple[BuildPlan, Embedded]:
+    """The plan and its vectors, the planning overlapped with the encoding of what is planned."""
+    one = planner(encoding.encoder, cfg)
+    plans: list[ArticlePlan] = []
+    with closing(planned(articles, one)) as stream:
+        vectors = embed(_inputs(stream, plans), encoding, cache, reuse=reuse, progress=progress)
+    build = BuildPlan.of(articles, plans, one.chunking)
+    return build, assemble(build, vectors, encoding.encoder.dim)
+
+
 def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = False,
-                progress: bool = True, reuse: bool = False) -> BuildReport:
+                progress: bool = True, reuse: bool = False, ray: bool = False) -> BuildReport:
     """Read `cfg.data_dir`, embed it, and publish a new version in the configured storage.
 
     With `reuse` (qa index update) chunks whose embedded text is unchanged take their
-    vectors from the cache instead of the model; the result is the same index.
+    vectors from the cache instead of the model; the result is the same index. With `ray` the
+    chunks are encoded on a Ray cluster (`build.ray_address`), written the same way.
     """
     started = time.perf_counter()
     corpus = read_articles(cfg, strict)
-    encoder = encoder or Encoder(cfg.model)
-    backend = open_backend(cfg)
-    with backend.building(encoder.dim) as cache:
-        build = plan(corpus.articles, encoder, cfg)
-        embedded = embed(build, encoder, cache, reuse=reuse, progress=progress)
-        version = backend.write(content(build, embedded, encoder, len(corpus.skipped)))
+    with ExitStack() as stack:
+        if ray:
+            from qa.indexing.distributed import ray_encoding
+
+            encoding: ChunkEncoding = stack.enter_context(ray_encoding(cfg, encoder))
+        else:
+            encoding = LocalEncoding(encoder or Encoder(cfg.model))
+        backend = open_backend(cfg)
+        cache = stack.enter_context(backend.building(encoding.encoder.dim))
+        build, embedded = plan_and_embed(corpus.articles, encoding, cfg, cache, reuse=reuse, progress=progress)
+        version = backend.write(content(build, embedded, encoding.encoder, len(corpus.skipped)))
     return BuildReport(version, len(build.articles), len(build.inputs), time.perf_counter() - started,
                        corpus.skipped, encoded=embedded.encoded)
