@@ -68,10 +68,10 @@ def index() -> None:
     """Build and inspect the search index."""
 
 
-def _run_build(cfg: Config, strict: bool, reuse: bool = False) -> None:
+def _run_build(cfg: Config, strict: bool, reuse: bool = False, ray: bool = False) -> None:
     from qa.indexing.build import build_index
 
-    report = build_index(cfg, strict=strict, progress=True, reuse=reuse)
+    report = build_index(cfg, strict=strict, progress=True, reuse=reuse, ray=ray)
     for skip in report.skipped:
         click.echo(f"warning: skipped {skip.path}: {skip.reason}", err=True)
     place = cfg.index_dir if cfg.storage.backend == "local" else f"Milvus ({cfg.storage.milvus.uri})"
@@ -80,20 +80,35 @@ def _run_build(cfg: Config, strict: bool, reuse: bool = False) -> None:
                f"{report.seconds:.1f} s")
 
 
+def ray_options(func):
+    """--ray and --ray-address, for the commands that encode."""
+    @click.option("--ray", "ray", is_flag=True, help="Encode on a Ray cluster (build.ray_address; none: a local one).")
+    @click.option("--ray-address", metavar="ADDRESS", help="Join the Ray cluster at ADDRESS (implies --ray).")
+    @functools.wraps(func)
+    def wrapper(cfg: Config, *args, ray: bool, ray_address: str | None, **kwargs):
+        if ray_address is not None:
+            cfg = cfg.replace(build=dataclasses.replace(cfg.build, ray_address=ray_address))
+        return func(cfg, *args, ray=ray or ray_address is not None, **kwargs)
+
+    return wrapper
+
+
 @index.command("build")
 @common_options
+@ray_options
 @click.option("--strict", is_flag=True, help="Fail if any file has to be skipped.")
-def index_build(cfg: Config, strict: bool) -> None:
+def index_build(cfg: Config, strict: bool, ray: bool) -> None:
     """Read the articles and write a new index version."""
-    _run_build(cfg, strict)
+    _run_build(cfg, strict, ray=ray)
 
 
 @index.command("update")
 @common_options
+@ray_options
 @click.option("--strict", is_flag=True, help="Fail if any file has to be skipped.")
-def index_update(cfg: Config, strict: bool) -> None:
+def index_update(cfg: Config, strict: bool, ray: bool) -> None:
     """Write a new version re-encoding only new or changed articles (deleted ones drop out)."""
-    _run_build(cfg, strict, reuse=True)
+    _run_build(cfg, strict, reuse=True, ray=ray)
 
 
 @index.command("info")
