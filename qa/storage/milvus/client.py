@@ -22,6 +22,7 @@ import itertools
 import logging
 import os
 import threading
+import warnings
 import weakref
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from pymilvus import MilvusClient
 from qa.config import MilvusConfig
 from qa.errors import IndexUnavailable
 
+# milvus-lite 2.5.1 imports pkg_resources, which warns on every run (setuptools<81 keeps it working).
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
 # pymilvus logs each failed call at ERROR with gRPC's debug dump; the failure reaches the
 # caller once, as IndexUnavailable, and the request log says the rest.
 for _name in ("pymilvus", "pymilvus.milvus_client"):  # pymilvus configures both itself
