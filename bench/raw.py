@@ -13,15 +13,15 @@ from qa.config import Config
 from qa.encoder import resolve_model
 
 
-def model():
+def model(device: str = "cpu"):
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(resolve_model(Config().model), device="cpu")
+    return SentenceTransformer(resolve_model(Config().model), device=device)
 
 
-def encode_rate(texts: list[str], batch_size: int) -> float:
+def encode_rate(texts: list[str], batch_size: int, device: str = "cpu") -> float:
     """Chunks per second of plain `encode` on `texts`."""
-    m = model()
+    m = model(device)
     m.encode(texts[:batch_size], batch_size=batch_size)  # warm-up
     started = time.perf_counter()
     m.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
