@@ -1,4 +1,4 @@
-"""`python -m bench [--only build,latency,scale,throughput,profile,update] [--sizes 10000,100000,1000000]`."""
+"""`python -m bench [--only build,latency,scale,throughput,profile,update,backends,scaleout] [--sizes 10000,100000,1000000]`."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from pathlib import Path
 # before either loads and inherited by the servers the bench starts, treats both sides alike.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from bench import backends, build, profile, report, scale, throughput, update
+from bench import backends, build, profile, report, scale, scaleout, throughput, update
 from bench.common import ROOT, load_average, machine
 
-PARTS = ("build", "latency", "scale", "throughput", "profile", "update", "backends")
+PARTS = ("build", "latency", "scale", "throughput", "profile", "update", "backends", "scaleout")
 RESULTS = ROOT / "docs" / "performance.json"
 
 
@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=4, help="threads per worker of the throughput part")
     ap.add_argument("--multihop-limit", type=int, default=200,
                     help="MultiHop-RAG queries (gold articles only) for the backends' quality")
+    ap.add_argument("--ray-articles", type=int, default=60,
+                    help="MultiHop-RAG articles of the scaleout part's single-process and Ray builds")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "newsqa-bench",
                     help="work folder (the MultiHop-RAG index is built here and reused)")
     args = ap.parse_args()
@@ -53,6 +55,7 @@ def main() -> None:
         "profile": lambda: profile.run(args.work),
         "update": lambda: update.run(args.work, results.get("build", {}).get("build_s")),
         "backends": lambda: backends.run(args.work, args.multihop_limit),
+        "scaleout": lambda: scaleout.run(args.work, args.ray_articles),
     }
     if not (args.work / "index").exists() and "build" not in only:
         only.insert(0, "build")  # every other part uses the MultiHop-RAG index

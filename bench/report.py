@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 COMMAND = "python -m bench"  # add --only PART,... and --sizes N,... to rerun parts
+RATIO_TARGET = 0.95  # build chunks/s against bare encode of the same texts (issue 12; 0.9 before)
+# One GPU, not measured here: NVIDIA's datasheet FP32 peak of an A100 (40 GB, SXM), MiniLM-L6's
+# forward cost for one 254-token chunk (6 layers of 384-wide projections and a 1536-wide MLP, plus
+# attention: about 6.0 GFLOP), and an assumed half of the peak reached (bench/gpu.sh measures it).
+GPU = {"name": "NVIDIA A100 40 GB (datasheet FP32 peak 19.5 TFLOPS; not measured here)",
+       "peak_flops": 19.5e12, "utilization": 0.5, "flops_per_chunk": 6.0e9}
 
 
 def _mark(ok: bool | None) -> str:
@@ -24,10 +31,10 @@ def _build(r: dict) -> list[str]:
     if not b:
         return ["_not run_"]
     return [_when(r, "build"), "",
-            "| articles | chunks | `qa index build` | build chunks/s | raw `encode` chunks/s | ratio (target ≥ 0.9) |",
+            f"| articles | chunks | `qa index build` | build chunks/s | raw `encode` chunks/s | ratio (target ≥ {RATIO_TARGET}) |",
             "|---|---|---|---|---|---|",
             f"| {b['articles']} | {b['chunks']} | {b['build_s']} s | {b['build_chunks_per_s']} | "
-            f"{b['raw_chunks_per_s']} | {b['ratio']} ({_mark(b['ratio'] >= 0.9)}) |"]
+            f"{b['raw_chunks_per_s']} | {b['ratio']} ({_mark(b['ratio'] >= RATIO_TARGET)}) |"]
 
 
 def _serving_row(name: str, m: dict) -> str:
@@ -101,11 +108,94 @@ def _backends(r: dict) -> list[str]:
             "**Quality change over 0.01 in MRR@10:** " + ("; ".join(changed) + "." if changed else "none.")]
 
 
+def _hours(rate: float) -> str:
+    return " | ".join(f"{n / rate / 3600:,.1f}" for n in (1e6, 1e7))
+
+
+def _extrapolation(r: dict, so: dict) -> list[str]:
+    """Hours per 1M and 10M chunks from measured rates; what each row assumes is stated in it."""
+    build = (r.get("build") or {}).get("build_chunks_per_s") or so["ray"]["single_chunks_per_s"]
+    enc = so["encoders"]
+    int8 = build * enc["onnx-int8"]["chunks_per_s"] / enc["torch"]["chunks_per_s"]
+    planning = so["planning"]["chunks_per_s"]
+    gpu = GPU["peak_flops"] * GPU["utilization"] / GPU["flops_per_chunk"]
+    rows = [f"| this machine, one process, torch (measured build rate {build}/s) | {_hours(build)} |",
+            f"| this machine, onnx-int8 (build rate × its encoder speed-up over torch: {int8:.1f}/s) | {_hours(int8)} |"]
+    for n in (10, 100):
+        capped = min(n * build, planning)
+        rows.append(f"| {n} machines like it on Ray, linear (min({n} × {build}/s, one driver planning process's "
+                    f"{planning}/s) = {capped:,.1f}/s) | {_hours(capped)} |")
+    rows.append(f"| one GPU: {GPU['name']}, {GPU['utilization']:.0%} of peak / {GPU['flops_per_chunk'] / 1e9:.1f} "
+                f"GFLOP a chunk = {gpu:,.0f}/s, if {math.ceil(gpu / planning)} planning processes at {planning}/s "
+                f"each keep up (a GPU build plans on the cores but one) | {_hours(gpu)} |")
+    return ["| where | hours per 1M chunks | hours per 10M chunks |", "|---|---|---|", *rows]
+
+
+def _scaleout(r: dict) -> list[str]:
+    so = r.get("scaleout")
+    if not so:
+        return ["_not run_"]
+    base = so["encoders"]["torch"]["chunks_per_s"]
+    enc = [f"| {name} | {e['chunks_per_s']} ({e['chunks_per_s'] / base:.2f}×) |" for name, e in so["encoders"].items()]
+    ray, plan = so["ray"], so["planning"]
+    return [_when(r, "scaleout"), "",
+            f"Encoders: `Encoder.encode_chunks` (chunk and late-pooled sentence vectors) of the same {256} distinct "
+            "MultiHop-RAG chunks, in the bench process.", "",
+            "| backend | chunks/s (vs torch) |", "|---|---|", *enc, "",
+            f"Planning alone (pysbd sentences, chunking, token counts; one process): {plan['chunks']} chunks of "
+            f"{plan['articles']} articles in {plan['seconds']} s, {plan['chunks_per_s']} chunks/s.", "",
+            f"`qa index build` of the first {ray['articles']} MultiHop-RAG articles ({ray['chunks']} chunks), each "
+            "into an empty index folder, in one process and with `--ray` on a local cluster of this machine "
+            "(started and stopped by the build; `build.ray_actors`):", "",
+            "| build | seconds | chunks/s |", "|---|---|---|",
+            f"| one process | {ray['single_s']} | {ray['single_chunks_per_s']} |",
+            f"| Ray, 1 actor (2 threads) | {ray['ray1_s']} | {ray['ray1_chunks_per_s']} |",
+            f"| Ray, 2 actors (1 thread each) | {ray['ray2_s']} | {ray['ray2_chunks_per_s']} |", "",
+            "Extrapolated (not measured at that size):", "", *_extrapolation(r, so)]
+
+
+def _milvus_row(name: str, m: dict, side: dict, search: dict | None, recall) -> str:
+    dense_bm25 = f"{search['dense']['p50_ms']} / {search['bm25']['p50_ms']}" if search else "–"
+    milvus = f"{m['milvus_rss_mb']} | {m['milvus_disk_mb']}" if search else "– | –"
+    ready = f"{side['ready_s']}" + (f" / {m['milvus_ready_s']}" if search else "")
+    return (f"| {name} | {m['chunks']:,} | {m['raw']['p50_ms']} / {m['raw']['p99_ms']} | {side['http']['p50_ms']} / "
+            f"{side['http']['p99_ms']} | {side['p50_ratio']} / {side['p99_ratio']} | {dense_bm25} | {recall} | "
+            f"{side['worker_rss_mb']} ({side['total_rss_mb']}) | {milvus} | {ready} |")
+
+
+def _milvus(r: dict) -> list[str]:
+    mv = r.get("milvus")
+    if not mv:
+        return ["_not run_ (`python -m bench --backend milvus`)"]
+    out = [_when(r, f"milvus {part}") for part in ("build", "latency", "update", "scale") if part in mv]
+    out = [line for w in out for line in (w, "")]
+    b, u = mv.get("build"), mv.get("update")
+    if b and u:
+        out += ["| backend | build from a full embedding cache | update, 1 article changed | Milvus RSS after build |",
+                "|---|---|---|---|",
+                f"| local | {b['local_build_s']} s | {u['local']['update_s']} s | – |",
+                f"| Milvus | {b['milvus_build_s']} s | {u['milvus']['update_s']} s | {b['milvus_rss_mb']} MB |", ""]
+    rows = []
+    if mv.get("latency"):
+        m = mv["latency"]
+        rows += [_milvus_row("MultiHop-RAG, local", m, m["local"], None, "exact"),
+                 _milvus_row("MultiHop-RAG, Milvus FLAT", m, m["milvus"], m["milvus_search"], "exact")]
+    for size, m in sorted(mv.get("scale", {}).items(), key=lambda kv: int(kv[0])):
+        rows.append(_milvus_row(f"{int(size):,} synthetic, Milvus IVF_FLAT", m, m["milvus"], m["milvus_search"],
+                                m["recall_at_10"]))
+    if rows:
+        out += ["| index | chunks | raw encode+search p50 / p99 ms | HTTP /api/ask p50 / p99 ms | ratio p50 / p99 | "
+                "bare Milvus dense / BM25 top-10 p50 ms | recall@10 vs exact | API worker RSS MB (all) | "
+                "Milvus RSS MB | Milvus disk MB | ready s (API / Milvus restart) |",
+                "|---|---|---|---|---|---|---|---|---|---|---|", *rows]
+    return out
+
+
 def _targets(r: dict) -> list[str]:
     out = []
     b, lat, sc = r.get("build"), r.get("latency"), r.get("scale", {})
     if b:
-        out.append(f"- Build ratio {b['ratio']} (target ≥ 0.9): {_mark(b['ratio'] >= 0.9)}.")
+        out.append(f"- Build ratio {b['ratio']} (target ≥ {RATIO_TARGET}): {_mark(b['ratio'] >= RATIO_TARGET)}.")
     ten = sc.get("10000") or lat
     if ten:
         out.append(f"- Query p50 ratio at {ten['chunks']:,} chunks {ten['p50_ratio']} (target ≤ 1.5): "
@@ -145,7 +235,7 @@ def write(r: dict, path: Path, notes: Path | None = None) -> None:
     p = r.get("profile")
     lines = [
         "# Performance", "",
-        f"Measured with `{COMMAND}` (parts: `--only build,latency,scale,throughput,profile,update,backends`, scale sizes: "
+        f"Measured with `{COMMAND}` (parts: `--only build,latency,scale,throughput,profile,update,backends,scaleout`, scale sizes: "
         "`--sizes 10000,100000,1000000`). Figures are stored in `docs/performance.json`; this page is rewritten "
         "from them.", "",
         f"**Machine:** {mc.get('cores')} cores, {mc.get('cpu')}, {mc.get('memory_gb')} GB memory, no GPU; "
@@ -159,9 +249,22 @@ def write(r: dict, path: Path, notes: Path | None = None) -> None:
         "each; `qa serve --workers 1 --threads 4`. Above the real chunk count, vectors are real chunk embeddings "
         "plus Gaussian noise (cosine ≈ 0.9 to their source), with metadata rows copied from their source chunk.", "",
         *_serving(r), "",
+        "## Milvus backend (`storage.backend: milvus`)", "",
+        "`python -m bench --backend milvus`: Milvus Lite 2.5.1 run as its own server process on a loopback port "
+        "(`milvus_lite.server.Server`), so its memory is measured apart from the API server's; the Milvus API "
+        "server has no index or data folder. On the real index a local and a Milvus `qa serve` answer the same "
+        "distinct questions in alternating rounds with the raw floor (bare encode + faiss search, as above). "
+        "Builds and updates take every vector from the embedding cache (`qa index update`; encoding is the "
+        "same code on both backends), so their times are the storage's part. Scale rows: synthetic chunks as "
+        "above, written into a fresh Milvus with `storage.milvus.index_type: IVF_FLAT` (nlist 4·√chunks, "
+        "nprobe 32 from `vectors.*`); the raw floor's faiss index is the local backend's for that size; "
+        "Milvus restart = start of the Milvus process until the version answers a search. "
+        "docs/scale-out.md turns these figures into sizes per million chunks.", "",
+        *_milvus(r), "",
         "## Throughput", "", *_throughput(r), "",
         "## Incremental update", "", *_update(r), "",
         "## Encoder backends (`model.backend`)", "", *_backends(r), "",
+        "## Past one process: GPU, Ray, lower precision", "", *_scaleout(r), "",
         "## Profile of /api/ask", "",
         *([f"pyinstrument over {p['requests']} requests through the Flask app (test client), real model and index "
            "(MultiHop-RAG):", "", "```", p["top"], "```"] if p else ["_not run_"]), "",
