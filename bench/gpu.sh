@@ -3,8 +3,9 @@
 #
 # Uses the python3 already there, which holds a CUDA build of torch and sentence-transformers (it
 # installs no torch; PYTHON=... picks another interpreter), installs the project's other
-# dependencies from WHEELS (made by bench/gpu-wheels.sh where PyPI is reachable) into a throwaway
-# venv that also sees that python's packages, builds the MultiHop-RAG index with model.device: cuda,
+# dependencies from WHEELS (made by bench/gpu-wheels.sh where PyPI is reachable) into that python's
+# venv or conda environment (for a system python: into a throwaway venv that sees its packages),
+# builds the MultiHop-RAG index with model.device: cuda,
 # and prints the build's chunks/s, bare `encode` chunks/s on that GPU, and the quality figures, as
 # JSON. The run is capped at 10 minutes. MULTIHOP_DIR defaults to ../shared/eval/multihop-rag.
 set -euo pipefail
@@ -32,9 +33,15 @@ PYEOF
   || die "the wheels are for Python 3.12 and $("$PY" -c 'import sys; print(sys.executable, sys.version.split()[0])') is not"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-"$PY" -m venv --system-site-packages "$TMP/venv"
-"$TMP/venv/bin/python" -m pip install --quiet --no-index --find-links "$WHEELS" -e "$ROOT" psutil requests
+RUN=$PY
+if ! "$PY" -c 'import sys; sys.exit(sys.prefix == sys.base_prefix)'; then
+  # A system python: a venv seeing its site-packages (its torch), so nothing is installed into it.
+  "$PY" -m venv --system-site-packages "$TMP/venv"
+  RUN=$TMP/venv/bin/python
+fi
+# Only what is missing or too old comes from WHEELS: the interpreter's torch satisfies the rest.
+"$RUN" -m pip install --quiet --no-index --find-links "$WHEELS" -e "$ROOT" psutil requests
 cd "$ROOT"
 START=$SECONDS
-timeout $((600 - 30)) "$TMP/venv/bin/python" -m bench.gpu "$MULTIHOP"
+timeout $((600 - 30)) "$RUN" -m bench.gpu "$MULTIHOP"
 echo "bench/gpu.sh: done in $((SECONDS - START)) s after the install" >&2
