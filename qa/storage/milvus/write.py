@@ -107,16 +107,29 @@ def count_rows(db: Milvus, name: str) -> int:
                        consistency_level="Strong")[0]["count(*)"])
 
 
+def version_rows(content: VersionContent) -> dict[str, Iterator[dict]]:
+    """Each collection's rows for `content`, made as they are inserted."""
+    term_lists = [terms(text) for text in content.embedded]
+    df = Counter(t for ts in term_lists for t in set(ts))
+    return {"chunks": chunk_rows(content, term_lists), "sentences": sentence_rows(content),
+            "articles": article_rows(content), "terms": term_rows(df)}
+
+
 def write_version(db: Milvus, catalog: Catalog, cfg: Config, version: str, content: VersionContent,
                   renew: Callable[[], None]) -> None:
     """Create and fill the version's collections, check every count, then record its document
     (after which it may be published)."""
+    write_rows(db, catalog, cfg, version, version_rows(content), content.manifest, summary(content), renew)
+
+
+def write_rows(db: Milvus, catalog: Catalog, cfg: Config, version: str, rows: dict[str, Iterable[dict]],
+               manifest: dict, corpus: CorpusSummary, renew: Callable[[], None]) -> None:
+    """`write_version` from rows given per collection kind (the bench's synthetic versions use it
+    too); `manifest` counts the chunks and names the model's dimension."""
     m = cfg.storage.milvus
     names = {kind: collection(m.collection_prefix, version, kind) for kind in KINDS}
-    dim = int(content.manifest["dimension"])
-    build, _ = dense_index(m.index_type, cfg.vectors, len(content.embedded))
-    term_lists = [terms(text) for text in content.embedded]
-    df = Counter(t for ts in term_lists for t in set(ts))
+    dim = int(manifest["dimension"])
+    build, _ = dense_index(m.index_type, cfg.vectors, int(manifest["counts"]["chunks"]))
     schemas = {"chunks": chunks_schema(dim), "sentences": sentences_schema(dim), "articles": articles_schema(),
                "terms": terms_schema()}
     for kind, name in names.items():
@@ -125,8 +138,6 @@ def write_version(db: Milvus, catalog: Catalog, cfg: Config, version: str, conte
         # Not waiting on the index of an empty collection saves pymilvus's fixed half-second poll.
         db.slow_call("create_index", name, index_params(kind, m.index_type, build), sync=False)
         db.slow_call("load_collection", name, replica_number=m.replicas)
-    rows = {"chunks": chunk_rows(content, term_lists), "sentences": sentence_rows(content),
-            "articles": article_rows(content), "terms": term_rows(df)}
     written = {kind: _insert(db, names[kind], rows[kind], renew) for kind in KINDS}
     for kind, name in names.items():
         db.slow_call("flush", name)
@@ -134,7 +145,7 @@ def write_version(db: Milvus, catalog: Catalog, cfg: Config, version: str, conte
         if held != written[kind]:
             raise IndexUnavailable(f"Milvus at {db.uri} holds {held} rows of {name}, {written[kind]} were written; "
                                    "the version is not published")
-    manifest = {**content.manifest, "version": version, "files": {},
+    manifest = {**manifest, "version": version, "files": {},
                 "storage": {"backend": "milvus", "collections": names, "index_type": m.index_type,
                             "index_params": build, "shards_num": m.shards_num}}
-    catalog.put_doc(version, {"manifest": manifest, "summary": dataclasses.asdict(summary(content))})
+    catalog.put_doc(version, {"manifest": manifest, "summary": dataclasses.asdict(corpus)})
