@@ -1,4 +1,8 @@
-"""`python -m bench [--only build,latency,scale,throughput,profile,update,backends,scaleout] [--sizes 10000,100000,1000000]`."""
+"""`python -m bench [--only build,latency,scale,throughput,profile,update,backends,scaleout] [--sizes 10000,100000,1000000]`.
+
+`python -m bench --backend milvus [--only build,latency,scale,update]`: the Milvus backend against the
+local one (bench/milvus.py), on the local MultiHop-RAG index that the build part makes.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from pathlib import Path
 # before either loads and inherited by the servers the bench starts, treats both sides alike.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from bench import backends, build, profile, report, scale, scaleout, throughput, update
+from bench import backends, build, milvus, profile, report, scale, scaleout, throughput, update
 from bench.common import ROOT, load_average, machine
 
 PARTS = ("build", "latency", "scale", "throughput", "profile", "update", "backends", "scaleout")
@@ -24,7 +28,9 @@ RESULTS = ROOT / "docs" / "performance.json"
 
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    ap.add_argument("--only", default=",".join(PARTS), help="comma-separated parts to run")
+    ap.add_argument("--only", default=None, help="comma-separated parts to run (default: all of the backend's)")
+    ap.add_argument("--backend", choices=("local", "milvus"), default="local",
+                    help=f"milvus: the parts {','.join(milvus.PARTS)} on the Milvus backend, against local")
     ap.add_argument("--articles", type=int, default=609, help="MultiHop-RAG articles to build (all: 609)")
     ap.add_argument("--sizes", default="10000,100000,1000000", help="chunk counts of the scale part")
     ap.add_argument("--sq8-above", type=int, default=500000, help="scale indexes above this use vectors.sq8")
@@ -39,10 +45,11 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "newsqa-bench",
                     help="work folder (the MultiHop-RAG index is built here and reused)")
     args = ap.parse_args()
-    only = [p.strip() for p in args.only.split(",") if p.strip()]
-    unknown = sorted(set(only) - set(PARTS))
+    parts = PARTS if args.backend == "local" else milvus.PARTS
+    only = [p.strip() for p in (args.only or ",".join(parts)).split(",") if p.strip()]
+    unknown = sorted(set(only) - set(parts))
     if unknown:
-        ap.error(f"unknown part {unknown[0]}; parts are {', '.join(PARTS)}")
+        ap.error(f"unknown part {unknown[0]} of the {args.backend} backend; parts are {', '.join(parts)}")
     args.work.mkdir(parents=True, exist_ok=True)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     results["machine"] = machine()
@@ -57,9 +64,17 @@ def main() -> None:
         "backends": lambda: backends.run(args.work, args.multihop_limit),
         "scaleout": lambda: scaleout.run(args.work, args.ray_articles),
     }
-    if not (args.work / "index").exists() and "build" not in only:
+    if args.backend == "milvus":
+        if not (args.work / "index").exists():
+            ap.error(f"no MultiHop-RAG index in {args.work}: run `python -m bench --only build` first")
+        runners = {"build": lambda: milvus.build(args.work), "latency": lambda: milvus.latency(args.work),
+                   "scale": lambda: milvus.scale(args.work, sizes, args.sq8_above),
+                   "update": lambda: milvus.update_both(args.work, results.get("milvus", {}).get("build", {}))}
+        if not (args.work / "milvus").exists() and {"latency", "update"} & set(only) and "build" not in only:
+            only.insert(0, "build")  # they use the Milvus build of the MultiHop-RAG index
+    elif not (args.work / "index").exists() and "build" not in only:
         only.insert(0, "build")  # every other part uses the MultiHop-RAG index
-    for part in [p for p in PARTS if p in only]:
+    for part in [p for p in parts if p in only]:
         print(f"bench: {part} ...", flush=True)
         before = load_average()
         try:
@@ -69,10 +84,12 @@ def main() -> None:
             continue
         # Re-read before writing: another bench run may have stored its parts meanwhile.
         results = {**results, **(json.loads(RESULTS.read_text()) if RESULTS.exists() else {})}
+        place = results if args.backend == "local" else results.setdefault("milvus", {})
         if part == "scale":
-            figures = {**results.get("scale", {}), **figures}
-        results[part] = figures
-        results.setdefault("when", {})[part] = {"at": dt.datetime.now().isoformat(timespec="seconds"),
+            figures = {**place.get("scale", {}), **figures}
+        place[part] = figures
+        key = part if args.backend == "local" else f"milvus {part}"
+        results.setdefault("when", {})[key] = {"at": dt.datetime.now().isoformat(timespec="seconds"),
                                                 "load_before": before, "load_after": load_average(),
                                                 "command": " ".join(["python -m bench", *sys.argv[1:]])}
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")

@@ -61,11 +61,11 @@ def warmup_questions() -> list[str]:
     return [" ".join(["news"] * n) + "?" for n in range(1, 64)]
 
 
-def write_config(work: Path, **sections: dict) -> Path:
-    """A config file for the bench indexes (project defaults plus `sections`)."""
+def write_config(work: Path, name: str = "bench-config.yaml", **sections: dict) -> Path:
+    """A config file `name` for the bench indexes (project defaults plus `sections`)."""
     import yaml
 
-    path = work / "bench-config.yaml"
+    path = work / name
     path.write_text(yaml.safe_dump({"data_dir": str(work / "data"), "index_dir": str(work / "index"),
                                     "server": {"reload_interval": 0}, **sections}))
     return path

@@ -167,8 +167,8 @@ def _milvus(r: dict) -> list[str]:
     mv = r.get("milvus")
     if not mv:
         return ["_not run_ (`python -m bench --backend milvus`)"]
-    out = [_when(r, f"milvus {part}") for part in ("build", "latency", "update", "scale") if part in mv]
-    out = [line for w in out for line in (w, "")]
+    out = [line for part in ("build", "update", "latency", "scale") if part in mv
+           for line in (f"{part}: {_when(r, f'milvus {part}')}", "")]
     b, u = mv.get("build"), mv.get("update")
     if b and u:
         out += ["| backend | build from a full embedding cache | update, 1 article changed | Milvus RSS after build |",

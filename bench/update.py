@@ -15,10 +15,10 @@ def has_update() -> bool:
     return " update " in out.stdout
 
 
-def run(work: Path, rebuild_s: float | None) -> dict:
+def run(work: Path, rebuild_s: float | None, config: Path | None = None) -> dict:
     if not has_update():
         return {"available": False}
-    config = write_config(work)
+    config = config or write_config(work)
     corpus = work / "data" / "corpus.json"
     articles = json.loads(corpus.read_text())
     articles[0]["body"] += "\n\nThis paragraph was added by the benchmark to change one article."
