@@ -84,3 +84,13 @@ def test_planning_ahead_in_a_second_process_gives_the_same_plan_and_vectors(buil
     ahead, embedded = plan_and_embed(ARTICLES, LocalEncoding(encoder), cfg, DictCache(), reuse=False, progress=False)
     assert ahead == built
     np.testing.assert_array_equal(embedded.chunks, vectors(built, encoder, DictCache()).chunks)
+
+
+def test_the_planning_tokenizer_counts_as_the_models(encoder):
+    """Plans are made with the tokenizer's JSON alone (no transformers in the planning process)."""
+    from qa.indexing.build import planner
+
+    tokenizer = planner(encoder, Config()).tokenizer
+    texts = [TEXT, "Ünïcode naïve café – 1,275 people; U.S.-based", "", "supercalifragilisticexpialidocious"]
+    assert tokenizer.count(texts) == encoder.count(texts)
+    assert [tokenizer.offsets(t) for t in texts] == [encoder.offsets(t) for t in texts]

@@ -100,6 +100,7 @@ def test_nothing_is_left_running_or_written(ray_run):
     ("nohost", "Ray address 'nohost' is not host:port, ray://host:port or auto"),
     ("ray://127.0.0.1:99999", "is not host:port"),
     ("127.0.0.1:1", "no Ray cluster answers at 127.0.0.1:1"),
+    ("auto", "cannot join the Ray cluster at auto: Could not find any running Ray instance"),
 ])
 def test_a_bad_ray_address_is_one_clear_line(runner, seed_config, tmp_path, address, message):
     result = runner.invoke(cli, ["index", "build", "--ray-address", address, "--data", str(seed_config.data_dir),
