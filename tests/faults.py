@@ -57,6 +57,10 @@ class Build:
         while chunk := os.read(self.proc.stdout.fileno(), 4096):
             self.output += chunk
 
+    def embedding(self) -> bool:
+        """The progress bar is on and not yet at 100%: chunks are being encoded."""
+        return b"embedding:" in self.output and not self.embedded()
+
     def embedded(self) -> bool:
         """The progress bar reached 100%: vectors, BM25 and metadata are written next."""
         return b"embedding: 100%" in self.output

@@ -1,16 +1,15 @@
 """SIGKILL `qa index build` at several points while a real server serves the previous version.
 
-The phase is seen from outside, by watching files appear in the new version folder: the
-embedding runs before any file is written, then BM25, the FAISS file, the metadata and the
-manifest appear in turn. After embedding the build runs in slow motion (SIGSTOP/SIGCONT
-slices) so that even the millisecond between the FAISS file and the metadata is caught.
+The phase is seen from outside: the embedding runs (its progress bar) before the new version
+folder exists, then BM25, the FAISS file, the metadata and the manifest appear in turn in it.
+The build runs in slow motion (SIGSTOP/SIGCONT slices) so that even the millisecond between the
+FAISS file and the metadata is caught.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import time
 
 import pytest
 import requests
@@ -24,9 +23,9 @@ from qa.storage.local.versions import POINTER, VERSIONS, current_version
 
 pytestmark = pytest.mark.e2e
 
-# phase -> the state of the new version folder in which the build is killed
+# phase -> the state of the new version folder in which the build is killed (None: there is none yet)
 PHASES = {
-    "during embedding": lambda d: d.is_dir() and not (d / VECTORS_FILE).exists(),
+    "during embedding": None,
     # The FAISS file is written in well under a millisecond and the metadata file is created right
     # after it; on a busy machine the kill lands in that write or just after it.
     "at the FAISS write": lambda d: (d / VECTORS_FILE).exists() and not (d / MANIFEST).exists(),
@@ -45,6 +44,29 @@ def check_served(server, cfg, version: str) -> None:
     assert text[cite["start"]:cite["end"]] == body["answer"]["text"]
 
 
+def kill_build(cfg, state) -> tuple[int, list[str] | None]:
+    """Start a build, SIGKILL it once the new version folder is in `state` (None: while it is
+    embedding, before any folder exists); the exit code and what the folder held."""
+    versions = cfg.index_dir / VERSIONS
+    known = set(os.listdir(versions))
+    build = Build(cfg)
+    try:
+        if state is None:
+            slow_motion(build.proc, build.embedding, timeout=180)
+            seen = None
+            assert set(os.listdir(versions)) == known  # nothing is written before the vectors exist
+        else:
+            new = wait_for(lambda: next((versions / n for n in set(os.listdir(versions)) - known), None),
+                           timeout=180, what="the new version folder")
+            # Fine slices once the progress bar says the embedding is done.
+            slow_motion(build.proc, lambda: state(new), timeout=180, near=build.embedded)
+            seen = sorted(os.listdir(new))
+            assert state(new), seen
+    finally:
+        code = build.kill()
+    return code, seen
+
+
 def test_killed_builds_leave_the_served_version_intact_and_the_next_build_succeeds(tmp_path, encoder):
     cfg = base_index(tmp_path, encoder)
     before = current_version(cfg.index_dir)
@@ -54,19 +76,8 @@ def test_killed_builds_leave_the_served_version_intact_and_the_next_build_succee
     try:
         check_served(server, cfg, before.name)
         for phase, state in PHASES.items():
-            known = set(os.listdir(versions))
-            build = Build(cfg)
-            try:
-                new = wait_for(lambda: next((versions / n for n in set(os.listdir(versions)) - known), None),
-                               timeout=180, what=f"the new version folder ({phase})")
-                if phase == "during embedding":
-                    time.sleep(0.5)  # into chunking and embedding (slow motion checks no vectors yet)
-                # Fine slices once the progress bar says the embedding is done.
-                slow_motion(build.proc, lambda: state(new), timeout=180, near=build.embedded)
-                seen = sorted(os.listdir(new))
-            finally:
-                code = build.kill()
-            assert code == -9 and state(new), f"missed '{phase}': {seen}"
+            code, seen = kill_build(cfg, state)
+            assert code == -9, f"missed '{phase}': {seen}"
             print(f"killed {phase}: new version folder held {seen}")
             assert (cfg.index_dir / POINTER).read_text().strip() == before.name
             read_manifest(before)  # sizes and checksums of every file still match
