@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 from click.testing import CliRunner
 
 from qa.config import Config
@@ -175,6 +176,34 @@ class ServerProcess:
 @pytest.fixture(scope="session")
 def server(seed_config):
     proc = ServerProcess(seed_config).wait_ready()
+    yield proc
+    proc.stop()
+
+
+def served_config(cfg: Config, path: Path, **sections) -> Path:
+    """A config.yaml of `sections` that also names `cfg`'s storage backend, for `qa serve --config`."""
+    if cfg.storage.backend == "milvus":
+        m = cfg.storage.milvus
+        sections["storage"] = {"backend": "milvus", "milvus": {"uri": m.uri, "collection_prefix": m.collection_prefix}}
+    path.write_text(yaml.safe_dump(sections), encoding="utf-8")
+    return path
+
+
+def stateless_server(cfg: Config, root: Path, **sections) -> ServerProcess:
+    """`qa serve` of `cfg`'s Milvus index with no index folder and no data folder: an API server
+    of a cluster answers from Milvus alone."""
+    root.mkdir(parents=True, exist_ok=True)
+    config = served_config(cfg, root / "config.yaml", **sections)
+    return ServerProcess(cfg.replace(data_dir=root / "data", index_dir=root / "index"), "--config", str(config))
+
+
+@pytest.fixture(scope="session")
+def backend_server(backend_config, seed_config, server, tmp_path_factory):
+    """`server` on each storage backend: the local one, then a stateless one on Milvus."""
+    if backend_config is seed_config:
+        yield server
+        return
+    proc = stateless_server(backend_config, tmp_path_factory.mktemp("served-milvus")).wait_ready()
     yield proc
     proc.stop()
 

@@ -2,7 +2,8 @@
 conforms, schema-valid requests are accepted and schema-invalid ones refused.
 
 The fuzzing goes through a real `qa serve` (gunicorn in front of the app), as a client outside
-would: a long GET question then meets the server's own limits too, not just the app's. The admin
+would: a long GET question then meets the server's own limits too, not just the app's. It runs
+on each storage backend (`backend_server`): on Milvus, a server with no index or data folder. The admin
 endpoint, listed only where it is on, is fuzzed on an app with a token set.
 
 Bounded and deterministic: a fixed number of examples per operation, derandomized.
@@ -26,9 +27,10 @@ FUZZ = settings(max_examples=EXAMPLES, derandomize=True, deadline=None, suppress
 
 
 @pytest.fixture(scope="module")
-def served_schema(server):
-    """The document as the served process describes itself (admin off: not listed)."""
-    return schemathesis.openapi.from_url(server.url + "/api/openapi.json")
+def served_schema(backend_server):
+    """The document as the served process describes itself (admin off: not listed), on each storage
+    backend: the Milvus one is a server with no index or data folder of its own."""
+    return schemathesis.openapi.from_url(backend_server.url + "/api/openapi.json")
 
 
 @pytest.fixture()
