@@ -128,7 +128,10 @@ def test_filters_pass_the_same_chunks_as_local(stores, encoder, where):
     assert milvus.lexical(ts).top(50, where) == pytest.approx(local.lexical(ts).top(50, where), abs=1e-5)
 
 
-def test_vectors_equal_local(stores, encoder):
+def test_vectors_equal_local(stores, encoder, monkeypatch):
+    import qa.storage.milvus.store as milvus_store
+
+    monkeypatch.setattr(milvus_store, "VECTOR_BATCH", 3)  # the sentence vectors come in several queries
     local, milvus = stores
     vector = encoder.encode_queries([QUESTION])[0]
     ids = [0, 5, 14, 23]

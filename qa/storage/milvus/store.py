@@ -29,6 +29,9 @@ SEARCH_LIMIT = 16384  # Milvus's largest topk
 # divided out, the scores are the local backend's own numbers (rankings are the same either way).
 NUMERATOR = 1 + BM25_PARAMS["bm25_k1"]
 ARTICLE_FIELDS = ["doc_id", "path", "body_start", "title", "date", "source", "url"]
+# Vectors fetched by id per query: Milvus Lite 2.5.1 takes about 600 ms for the ~2,400 sentence
+# vectors of a question's candidates in one query, 100-200 ms in pieces of 256 (docs/performance.md).
+VECTOR_BATCH = 256
 
 
 def expression(filters: Filters | None) -> str:
@@ -102,7 +105,9 @@ class MilvusStore:
         spans = self._query("chunks", f"id in {int_list(ids)}", ["id", "seg_base", "seg_first", "seg_last"])
         wanted = {int(r["id"]): range(r["seg_base"] + r["seg_first"], r["seg_base"] + r["seg_last"] + 1)
                   for r in spans}
-        rows = self._query("sentences", f"id in {int_list(s for r in wanted.values() for s in r)}", ["id", "vector"])
+        sids = [s for r in wanted.values() for s in r]
+        rows = [row for lo in range(0, len(sids), VECTOR_BATCH)
+                for row in self._query("sentences", f"id in {int_list(sids[lo:lo + VECTOR_BATCH])}", ["id", "vector"])]
         vectors = {int(r["id"]): r["vector"] for r in rows}
         return {cid: np.asarray([vectors[s] for s in span], dtype=np.float32) for cid, span in wanted.items()
                 if all(s in vectors for s in span)}
