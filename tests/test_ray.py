@@ -36,6 +36,9 @@ def ray_run(tmp_path_factory, seed_config, encoder, runner_module):
     patch = pytest.MonkeyPatch()
     patch.setenv("HOME", str(home))  # Ray would keep a token in ~/.ray: it must not
     folders = _ray_folders()
+    # Other fixtures' servers (Milvus, qa serve) are children of this process too: only what the
+    # cluster started counts.
+    before = set(psutil.Process().children(recursive=True))
     cfg = make_config(tmp_path_factory.mktemp("ray"), seed_config.data_dir)
     try:
         with cluster("") as ray:
@@ -43,7 +46,7 @@ def ray_run(tmp_path_factory, seed_config, encoder, runner_module):
             report = build_index(cfg, encoder=encoder, progress=False, ray=True)
             update = runner_module.invoke(cli, ["index", "update", "--ray", "--data", str(cfg.data_dir),
                                                 "--index", str(cfg.index_dir)])
-            started = psutil.Process().children(recursive=True)
+            started = [p for p in psutil.Process().children(recursive=True) if p not in before]
     finally:
         patch.undo()
     yield {"cfg": cfg, "report": report, "update": update, "started": started, "home": home, "folders": folders}
