@@ -94,3 +94,14 @@ def test_the_planning_tokenizer_counts_as_the_models(encoder):
     texts = [TEXT, "Ünïcode naïve café – 1,275 people; U.S.-based", "", "supercalifragilisticexpialidocious"]
     assert tokenizer.count(texts) == encoder.count(texts)
     assert [tokenizer.offsets(t) for t in texts] == [encoder.offsets(t) for t in texts]
+
+
+def test_several_planning_processes_keep_the_articles_order(encoder, monkeypatch):
+    """Beside a GPU or a cluster the plan is made by several processes; it comes back in order."""
+    from qa.indexing.build import planner
+    from qa.indexing.plan import planned
+
+    monkeypatch.setattr("qa.indexing.plan.PLAN_AHEAD", 1)
+    one = planner(encoder, Config(chunking=ChunkingConfig(max_tokens=64)))
+    articles = ARTICLES * 4
+    assert list(planned(articles, one, processes=2)) == list(map(one, enumerate(articles)))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import time
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class ChunkEncoding(Protocol):
 
     encoder: Encoder  # this process's: the model's name and dimension, the tokenizer planning counts with
     device: str
+    planners: int  # processes that plan articles while this encodes
 
     def __call__(self, todo: Iterable[tuple[str, ChunkInput]]) -> Iterator[Encoded]: ...
 
@@ -86,6 +88,11 @@ class LocalEncoding:
     @property
     def device(self) -> str:
         return self.encoder.device
+
+    @property
+    def planners(self) -> int:
+        """One beside the CPU encoder (its threads take the cores); the cores but one beside a GPU."""
+        return 1 if self.device == "cpu" else max(1, (os.cpu_count() or 2) - 1)
 
     @property
     def step(self) -> int:
@@ -209,7 +216,7 @@ def plan_and_embed(articles: list[Article], encoding: ChunkEncoding, cfg: Config
     """The plan and its vectors, the planning overlapped with the encoding of what is planned."""
     one = planner(encoding.encoder, cfg)
     plans: list[ArticlePlan] = []
-    with closing(planned(articles, one)) as stream:
+    with closing(planned(articles, one, encoding.planners)) as stream:
         vectors = embed(_inputs(stream, plans), encoding, cache, reuse=reuse, progress=progress)
     build = BuildPlan.of(articles, plans, one.chunking)
     return build, assemble(build, vectors, encoding.encoder.dim)

@@ -148,6 +148,11 @@ class RayEncoding:
     def device(self) -> str:
         return self.model.device
 
+    @property
+    def planners(self) -> int:
+        """The cluster's encoding waits for the plan: plan on this machine's cores but one."""
+        return max(1, (os.cpu_count() or 2) - 1)
+
     def __call__(self, todo: Iterable[tuple[str, ChunkInput]]) -> Iterator[Encoded]:
         import ray.data
 

@@ -114,10 +114,12 @@ def _plan_there(job: tuple[int, Article]) -> ArticlePlan:
     return _planner(job)
 
 
-def planned(articles: list[Article], planner: Planner) -> Iterator[ArticlePlan]:
-    """Every article's plan, in order, as soon as it is made (in a second process past PLAN_AHEAD)."""
+def planned(articles: list[Article], planner: Planner, processes: int = 1) -> Iterator[ArticlePlan]:
+    """Every article's plan, in order, as soon as it is made: past PLAN_AHEAD articles by `processes`
+    other processes (one beside a CPU encoder, whose threads take the cores; more beside a GPU or a
+    cluster, which would otherwise wait for pysbd)."""
     if len(articles) <= PLAN_AHEAD:
         yield from map(planner, enumerate(articles))
         return
-    with multiprocessing.get_context("spawn").Pool(1, initializer=_start, initargs=(planner,)) as pool:
+    with multiprocessing.get_context("spawn").Pool(processes, initializer=_start, initargs=(planner,)) as pool:
         yield from pool.imap(_plan_there, enumerate(articles), chunksize=4)
