@@ -58,12 +58,13 @@ class Build:
             self.output += chunk
 
     def embedding(self) -> bool:
-        """The progress bar is on and not yet at 100%: chunks are being encoded."""
+        """The progress bar is on and not yet closed: chunks are being encoded."""
         return b"embedding:" in self.output and not self.embedded()
 
     def embedded(self) -> bool:
-        """The progress bar reached 100%: vectors, BM25 and metadata are written next."""
-        return b"embedding: 100%" in self.output
+        """The progress bar was closed (its line ended): vectors, BM25 and metadata are written next."""
+        _, bar, after = self.output.rpartition(b"embedding:")
+        return bool(bar) and b"\n" in after
 
     def kill(self) -> int:
         self.proc.kill()
