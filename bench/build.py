@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import json
+import resource
 import sqlite3
 from pathlib import Path
 
 from bench.common import MULTIHOP, qa, write_config
-from bench.raw import encode_rate, version_dir
+from bench.raw import encode_cost, version_dir
 from qa.indexing.chunk import header_line
 from qa.storage.local.manifest import MANIFEST
 from qa.models import Article
@@ -34,12 +35,22 @@ def embedded_texts(index_dir: Path) -> list[str]:
             for t, d, s, text in rows]
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run(work: Path, articles: int) -> dict:
+    """Wall and CPU time of `qa index build` (its planning processes included) against bare encode."""
     config = prepare(work, articles)
+    cpu = _children_cpu()
     seconds = qa("index", "build", config=config)
+    build_cpu = _children_cpu() - cpu
     texts = embedded_texts(work / "index")
     build_rate = len(texts) / seconds
-    raw_rate = encode_rate(texts, batch_size=32)
+    raw_s, raw_cpu = encode_cost(texts, batch_size=32)
+    raw_rate = len(texts) / raw_s
     return {"articles": articles, "chunks": len(texts), "build_s": round(seconds, 1),
             "build_chunks_per_s": round(build_rate, 1), "raw_chunks_per_s": round(raw_rate, 1),
-            "ratio": round(build_rate / raw_rate, 3)}
+            "ratio": round(build_rate / raw_rate, 3), "build_cpu_s": round(build_cpu, 1),
+            "raw_cpu_s": round(raw_cpu, 1), "cpu_ratio": round(raw_cpu / build_cpu, 3)}

@@ -26,15 +26,23 @@ def _when(r: dict, part: str) -> str:
             f"after {w['load_after']}_")
 
 
+def _build_met(b: dict) -> bool:
+    """Wall ratio at the target, and the CPU ratio too where measured: on a shared machine a wall
+    ratio above the CPU ratio can come from load that fell between the build and bare encode."""
+    return b["ratio"] >= RATIO_TARGET and b.get("cpu_ratio", b["ratio"]) >= RATIO_TARGET
+
+
 def _build(r: dict) -> list[str]:
     b = r.get("build")
     if not b:
         return ["_not run_"]
     return [_when(r, "build"), "",
-            f"| articles | chunks | `qa index build` | build chunks/s | raw `encode` chunks/s | ratio (target ≥ {RATIO_TARGET}) |",
-            "|---|---|---|---|---|---|",
+            f"| articles | chunks | `qa index build` | build chunks/s | raw `encode` chunks/s | ratio (target ≥ {RATIO_TARGET}) "
+            "| CPU s: build / raw (ratio) |",
+            "|---|---|---|---|---|---|---|",
             f"| {b['articles']} | {b['chunks']} | {b['build_s']} s | {b['build_chunks_per_s']} | "
-            f"{b['raw_chunks_per_s']} | {b['ratio']} ({_mark(b['ratio'] >= RATIO_TARGET)}) |"]
+            f"{b['raw_chunks_per_s']} | {b['ratio']} ({_mark(_build_met(b))}) | "
+            f"{b.get('build_cpu_s', '–')} / {b.get('raw_cpu_s', '–')} ({b.get('cpu_ratio', '–')}) |"]
 
 
 def _serving_row(name: str, m: dict) -> str:
@@ -195,7 +203,8 @@ def _targets(r: dict) -> list[str]:
     out = []
     b, lat, sc = r.get("build"), r.get("latency"), r.get("scale", {})
     if b:
-        out.append(f"- Build ratio {b['ratio']} (target ≥ {RATIO_TARGET}): {_mark(b['ratio'] >= RATIO_TARGET)}.")
+        out.append(f"- Build ratio {b['ratio']}, CPU ratio {b.get('cpu_ratio', '–')} (target ≥ {RATIO_TARGET}): "
+                   f"{_mark(_build_met(b))}.")
     ten = sc.get("10000") or lat
     if ten:
         out.append(f"- Query p50 ratio at {ten['chunks']:,} chunks {ten['p50_ratio']} (target ≤ 1.5): "
