@@ -12,7 +12,6 @@ from conftest import SEED_DATA, make_config, open_store
 from qa.asking.answer import Answerer
 from qa.indexing.build import build_index
 from qa.asking.fuse import coverage, jaccard, minmax, mix, ranks, recency_factor, rrf, weighted_sum
-from qa.storage.local.bm25 import top
 from qa.models import Filters
 from qa.asking.analyse import answer_type_match, clauses, is_follow_up, named_dates, named_sources
 
@@ -182,15 +181,6 @@ def test_fusion_functions():
     assert mix(np.array([1.0, 0.5]), np.array([0.0, nan]), 0.25).tolist() == [0.75, 0.5]
     assert recency_factor(10, 10) == 0.5 and recency_factor(10, 0) == 1.0
     assert coverage({"a": 1.0, "b": 3.0}, {"b", "c"}) == 0.75
-
-
-def test_lexical_top_ranks_only_matching_and_allowed_chunks():
-    scores = np.array([0.0, 3.0, 1.0, 0.0, 2.0, 5.0], dtype=np.float32)
-    assert top(scores, 2) == {5: 5.0, 1: 3.0}
-    assert top(scores, 10) == {1: 3.0, 2: 1.0, 4: 2.0, 5: 5.0}  # zero scores are not candidates
-    assert top(scores, 1, among=np.array([0, 2, 4])) == {4: 2.0}  # the filter comes before the cut
-    assert top(scores, 3, among=np.array([0, 3])) == {}
-    assert top(scores, 0) == {}
 
 
 def test_query_understanding():
