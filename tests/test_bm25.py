@@ -10,6 +10,7 @@ import pytest
 
 from qa.models import Filters
 from qa.storage.local.bm25 import Lexical, ScoredChunks, best_n, save_bm25
+from qa.storage.local.diskrows import DiskRows
 from qa.storage.local.strings import Strings, write_strings
 
 CHUNKS = 3000
@@ -107,3 +108,25 @@ def test_strings_refuse_a_truncated_file(tmp_path):
     (tmp_path / "col.bin").write_bytes(b"alpha")
     with pytest.raises(ValueError, match="holds 5 bytes, its offsets say 9"):
         Strings(tmp_path, "col")
+
+
+def test_disk_rows_read_what_numpy_wrote(tmp_path):
+    matrix = np.arange(60, dtype=np.float32).reshape(20, 3)
+    np.save(tmp_path / "m.npy", matrix)
+    rows = DiskRows(tmp_path / "m.npy")
+    assert len(rows) == 20
+    np.testing.assert_array_equal(rows.rows(4, 9), matrix[4:9])
+    assert rows.rows(7, 7).shape == (0, 3)
+    np.save(tmp_path / "v.npy", np.arange(5, dtype=np.int32))
+    np.testing.assert_array_equal(DiskRows(tmp_path / "v.npy").rows(1, 4), [1, 2, 3])
+
+
+@pytest.mark.parametrize("array,cut", [(np.zeros((4, 3), dtype=np.float32), 1),
+                                       (np.asfortranarray(np.zeros((4, 3), dtype=np.float32)), 0),
+                                       (np.array(["a", 1], dtype=object), 0)])
+def test_disk_rows_refuse_what_they_cannot_read(tmp_path, array, cut):
+    np.save(tmp_path / "a.npy", array, allow_pickle=True)
+    data = (tmp_path / "a.npy").read_bytes()
+    (tmp_path / "a.npy").write_bytes(data[:len(data) - cut])
+    with pytest.raises(ValueError, match="is not a plain array of"):
+        DiskRows(tmp_path / "a.npy")

@@ -1,9 +1,11 @@
-"""What ranking reads for every question, in memory-mapped arrays rather than SQLite rows.
+"""What ranking reads for every question, in arrays rather than SQLite rows.
 
 Per chunk: its article and the rows of its sentences; per sentence: its vector and offsets in
 the article; per article: its id, outlet and date. A question reads a few hundred chunks'
 rows by position, so its cost does not grow with the corpus, and opening a version reads
-nothing. Articles are kept in the byte order of their ids, so an id is found by bisection.
+nothing. The small per-chunk and per-article arrays are memory-mapped; the sentences (the
+largest, about seven rows a chunk) are read per question (diskrows.py). Articles are kept in
+the byte order of their ids, so an id is found by bisection.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import numpy as np
 
 from qa.models import Filters, Segment
 from qa.storage.base import ArticleRecord, ChunkMeta
+from qa.storage.local.diskrows import DiskRows
 from qa.storage.local.strings import Strings, write_strings
 
 ARRAYS_DIR = "arrays"
@@ -74,13 +77,13 @@ def write_sentences(folder: Path, records: Sequence[ArticleRecord], total: int) 
 
 
 class Arrays:
-    """A version's arrays, memory-mapped."""
+    """A version's arrays, opened."""
 
     def __init__(self, folder: Path):
-        self.chunk_article, self.chunk_sentences, self.vectors, self.spans, self.article_source, self.article_date = (
-            np.load(folder / f"{n}.npy", mmap_mode="r") for n in (
-                "chunk_article", "chunk_sentences", "sentence_vectors", "sentence_spans", "article_source",
-                "article_date"))
+        self.chunk_article, self.chunk_sentences, self.article_source, self.article_date = (
+            np.load(folder / f"{n}.npy", mmap_mode="r")
+            for n in ("chunk_article", "chunk_sentences", "article_source", "article_date"))
+        self.vectors, self.spans = DiskRows(folder / "sentence_vectors.npy"), DiskRows(folder / "sentence_spans.npy")
         self.doc_ids = Strings(folder, "doc_ids")
         sources = Strings(folder, "sources")
         self.sources = [sources[i] for i in range(len(sources))]  # the outlets: a few hundred at most
@@ -90,11 +93,12 @@ class Arrays:
 
     def sentence_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         rows = self.chunk_sentences[np.asarray(ids, dtype=np.int64)]
-        return {int(c): np.asarray(self.vectors[lo:hi], dtype=np.float32) for c, (lo, hi) in zip(ids, rows.tolist())}
+        return {int(c): self.vectors.rows(lo, hi).astype(np.float32, copy=False) for c, (lo, hi) in zip(ids, rows.tolist())}
 
     def sentences(self, chunk_id: int) -> tuple[list[Segment], np.ndarray]:
         lo, hi = self.chunk_sentences[chunk_id].tolist()
-        return [Segment(s, e) for s, e in self.spans[lo:hi].tolist()], np.asarray(self.vectors[lo:hi], np.float32)
+        spans = self.spans.rows(lo, hi).tolist()
+        return [Segment(s, e) for s, e in spans], self.vectors.rows(lo, hi).astype(np.float32, copy=False)
 
     def chunk_meta(self, ids: Iterable[int]) -> dict[int, ChunkMeta]:
         ids = np.asarray(list(ids), dtype=np.int64)

@@ -1,7 +1,7 @@
 """BM25 over the same chunks as the vectors. bm25s computes every (term, chunk) score at build
-time; they are kept term by term in memory-mapped arrays (the terms in byte order, so opening
-reads nothing: no vocabulary dictionary, no posting), and a question's scores are those
-postings added up exactly as bm25s adds them.
+time; they are kept term by term in arrays on disk (the terms in byte order, so opening reads
+nothing: no vocabulary dictionary, no posting), a question reads the postings of its terms,
+and its scores are those postings added up exactly as bm25s adds them.
 
 Lexical matching carries what a small embedding model misses: names, numbers, outlets.
 """
@@ -17,6 +17,7 @@ import bm25s
 import numpy as np
 
 from qa.models import Filters
+from qa.storage.local.diskrows import DiskRows
 from qa.storage.local.strings import Strings, write_strings
 from qa.text import terms
 
@@ -74,14 +75,16 @@ def best_n(ids: np.ndarray, scores: np.ndarray, n: int) -> dict[int, float]:
 
 
 class Lexical:
-    """A version's BM25 arrays, memory-mapped: opening reads no posting."""
+    """A version's BM25 arrays: the terms and their offsets memory-mapped, the postings (which
+    grow with the corpus) read per question."""
 
     def __init__(self, folder: Path):
         self.terms = Strings(folder, "terms")
-        self.indptr, self.docs, self.impacts = (
-            np.load(folder / f"{n}.npy", mmap_mode="r") for n in ("indptr", "docs", "scores"))
+        self.indptr = np.load(folder / "indptr.npy", mmap_mode="r")
+        self.docs, self.impacts = DiskRows(folder / "docs.npy"), DiskRows(folder / "scores.npy")
         self.num_docs = int(json.loads((folder / "params.json").read_text())["num_docs"])
-        if len(self.indptr) != len(self.terms) + 1 or len(self.docs) != self.indptr[-1]:
+        if (len(self.indptr) != len(self.terms) + 1 or not len(self.docs) == len(self.impacts) == self.indptr[-1]
+                or self.docs.dtype != np.int32 or self.impacts.dtype != np.float32):
             raise ValueError(f"the BM25 arrays in {folder} do not match each other")
 
     def term_ids(self, query_terms: list[str]) -> list[int]:
@@ -98,7 +101,7 @@ class Lexical:
 
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = int(self.indptr[tid]), int(self.indptr[tid + 1])
-        return self.docs[lo:hi], self.impacts[lo:hi]
+        return self.docs.rows(lo, hi), self.impacts.rows(lo, hi)
 
     def scores(self, tids: list[int]) -> np.ndarray:
         """Every chunk's score: each term's postings added in the question's order, in float32,
