@@ -89,24 +89,27 @@ def test_nothing_passes_an_empty_filter_and_unknown_terms_score_nothing(corpus):
     assert ScoredChunks(lexical, ["t0"], lambda where: np.zeros(0, dtype=np.int64)).top(5, Filters(sources=("x",))) == {}
     unknown = ScoredChunks(lexical, ["nowhere"], lambda where: np.arange(CHUNKS))
     assert unknown.top(5) == {} and unknown.best() == 0.0
-    assert lexical.idf("nowhere") > lexical.idf("t0")  # an unseen term weighs most
+    nowhere, common = lexical.idf(["nowhere", "t0"])
+    assert nowhere > common  # an unseen term weighs most
 
 
-def test_strings_find_by_bisection(tmp_path):
-    values = sorted(["b", "a", "é", "aa", "zz", ""], key=str.encode)
+def test_strings_find_what_was_written_in_byte_order(tmp_path):
+    # Runs sharing their first eight bytes (the numeric keys) are bisected by their whole bytes.
+    values = sorted(["b", "a", "é", "aa", "zz", "", "prefix00", "prefix001", "prefix00a", "prefix00b", "prefix01"],
+                    key=str.encode)
     write_strings(tmp_path, "col", values)
     col = Strings(tmp_path, "col")
     assert [col[i] for i in range(len(col))] == values
-    assert all(col.find(v) == i for i, v in enumerate(values))
-    assert col.find("ab") is None and col.find("zzz") is None
+    assert col.find(values) == list(range(len(values)))
+    assert col.find(["ab", "zzz", "prefix00c", "prefix0", "prefix"]) == [None] * 5
     write_strings(tmp_path, "empty", [])
-    assert len(Strings(tmp_path, "empty")) == 0 and Strings(tmp_path, "empty").find("a") is None
+    assert len(Strings(tmp_path, "empty")) == 0 and Strings(tmp_path, "empty").find(["a"]) == [None]
 
 
 def test_strings_refuse_a_truncated_file(tmp_path):
     write_strings(tmp_path, "col", ["alpha", "beta"])
     (tmp_path / "col.bin").write_bytes(b"alpha")
-    with pytest.raises(ValueError, match="holds 5 bytes, its offsets say 9"):
+    with pytest.raises(ValueError, match="holds 5 bytes and 2 keys, its offsets say 9 bytes and 2 strings"):
         Strings(tmp_path, "col")
 
 

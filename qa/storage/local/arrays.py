@@ -123,7 +123,7 @@ class Arrays:
             passing &= np.isin(self.article_source, [i for i, s in enumerate(self.sources) if s.lower() in wanted])
         if filters.doc_ids:
             named = np.zeros(len(passing), dtype=bool)
-            named[[a for a in map(self.doc_ids.find, filters.doc_ids) if a is not None]] = True
+            named[[a for a in self.doc_ids.find(filters.doc_ids) if a is not None]] = True
             passing &= named
         return np.flatnonzero(passing[self.chunk_article])
 

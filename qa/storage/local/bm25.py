@@ -90,14 +90,14 @@ class Lexical:
     def term_ids(self, query_terms: list[str]) -> list[int]:
         """Ids of the terms some chunk holds, in the question's order, repeats kept (bm25s
         counts a repeated term twice, and so do these scores)."""
-        found = {t: self.terms.find(t) for t in set(query_terms)}
+        distinct = list(dict.fromkeys(query_terms))
+        found = dict(zip(distinct, self.terms.find(distinct)))
         return [found[t] for t in query_terms if found[t] is not None]
 
-    def idf(self, term: str) -> float:
-        """BM25's inverse document frequency; a term no chunk contains gets the highest."""
-        tid = self.terms.find(term)
-        df = int(self.indptr[tid + 1] - self.indptr[tid]) if tid is not None else 0
-        return math.log(1 + (self.num_docs - df + 0.5) / (df + 0.5))
+    def idf(self, terms: Sequence[str]) -> list[float]:
+        """BM25's inverse document frequency of each term; a term no chunk contains gets the highest."""
+        df = [int(self.indptr[t + 1] - self.indptr[t]) if t is not None else 0 for t in self.terms.find(terms)]
+        return [math.log(1 + (self.num_docs - d + 0.5) / (d + 0.5)) for d in df]
 
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
         lo, hi = int(self.indptr[tid]), int(self.indptr[tid + 1])

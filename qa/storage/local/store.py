@@ -71,7 +71,8 @@ class LocalStore:
         return ScoredChunks(self.bm25, terms, self._ids)
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
-        return {t: self.bm25.idf(t) for t in terms}
+        distinct = list(dict.fromkeys(terms))
+        return dict(zip(distinct, self.bm25.idf(distinct)))
 
     def sentence_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         return self.arrays.sentence_vectors(ids)
