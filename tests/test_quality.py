@@ -13,7 +13,7 @@ from qa.asking.answer import Answerer
 from qa.indexing.build import build_index
 from qa.asking.fuse import coverage, jaccard, minmax, mix, ranks, recency_factor, rrf, weighted_sum
 from qa.models import Filters
-from qa.asking.analyse import answer_type_match, clauses, is_follow_up, named_dates, named_sources
+from qa.asking.analyse import answer_type, clauses, is_follow_up, named_dates, named_sources
 
 
 @pytest.fixture(scope="module")
@@ -194,6 +194,7 @@ def test_query_understanding():
     assert clauses("Why?") == []  # nothing to search on its own
     assert is_follow_up("And how many were maimed?") and is_follow_up("Who spoke there?")
     assert not is_follow_up("Which documentary film was shown in Sarajevo?")
-    assert answer_type_match("How many died?", "613 people died") == 1.0
-    assert answer_type_match("How many died?", "On February 26, 1992 it happened") == 0.0
-    assert answer_type_match("When was it?", "in February 1992") == 1.0
+    assert answer_type("How many died?").search("613 people died")
+    assert not answer_type("How many died?").search("On February 26, 1992 it happened")
+    assert answer_type("When was it?").search("in February 1992")
+    assert answer_type("Who spoke?") is None

@@ -6,12 +6,13 @@ never writes text of its own.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Sequence
 
 import numpy as np
 
-from qa.asking.analyse import Analyser, Query, QueryVectors, answer_type_match
+from qa.asking.analyse import Analyser, Query, QueryVectors, answer_type
 from qa.asking.fuse import coverage
 from qa.asking.retrieve import Hit, Retriever
 from qa.config import SearchConfig
@@ -66,9 +67,10 @@ class Answerer:
         articles = self.store.articles(h.row.doc_id for h in hits)
         passages: list[Passage] = []
         best: tuple[float, AnswerSentence] | None = None
+        cue = answer_type(query.text)
         for rank, hit in enumerate(hits, 1):
             article = articles[hit.row.doc_id]
-            score, sentence = self._answer_sentence(query, hit.row, article, rank - 1)
+            score, sentence = self._answer_sentence(query, cue, hit.row, article, rank - 1)
             passages.append(Passage(rank=rank, score=round(hit.score, 4), text=hit.row.text,
                                     citation=_citation(article, hit.row, hit.row.start, hit.row.end),
                                     highlights=[Span(sentence.citation.start - hit.row.start,
@@ -77,15 +79,15 @@ class Answerer:
                 best = (score, sentence)
         return Result(query.text, False, best[1] if best else None, passages, _ms(started))
 
-    def _answer_sentence(self, query: Query, row: ChunkRow, article: Article,
+    def _answer_sentence(self, query: Query, cue: re.Pattern | None, row: ChunkRow, article: Article,
                          passage: int) -> tuple[float, AnswerSentence]:
         """The passage's sentence that best answers the question itself: cosine, plus the share
-        of the question's terms it holds, plus a bonus when it holds what is asked for."""
+        of the question's terms it holds, plus a bonus when it holds what is asked for (`cue`)."""
         segments, vectors = self.store.sentences(row)
         texts = [row.text[s.start - row.start: s.end - row.start] for s in segments]
         scores = vectors @ query.vector + np.array(
             [self.cfg.answer_lexical_weight * coverage(query.weights, set(terms(t)))
-             + self.cfg.answer_type_weight * answer_type_match(query.text, t) for t in texts])
+             + self.cfg.answer_type_weight * float(bool(cue and cue.search(t))) for t in texts])
         top = int(np.argmax(scores))
         seg = segments[top]
         score = float(scores[top])
