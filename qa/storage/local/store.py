@@ -18,7 +18,7 @@ from qa.storage.local.arrays import ARRAYS_DIR, Arrays
 from qa.storage.local.bm25 import BM25_DIR, Lexical, ScoredChunks
 from qa.storage.local.manifest import REBUILD, read_manifest
 from qa.storage.local.meta import META_FILE, MetaStore
-from qa.storage.local.vectors import VECTORS_FILE, load_vectors, search as vector_search
+from qa.storage.local.vectors import VECTORS_FILE, load_vectors, search as vector_search, selector
 
 FILTER_CACHE_SIZE = 16
 
@@ -35,27 +35,31 @@ class LocalStore:
         self.bm25 = lexical
         self.arrays = arrays
         self._summary: CorpusSummary | None = None
-        # Chunk ids of recent filters (a pass over every chunk's article at a million chunks).
-        # Kept on the instance, so a replaced version frees them.
-        self._by_filters: dict[Filters, np.ndarray] = {}
+        # Recent filters' chunk ids and FAISS selectors (each a pass over every chunk at a million
+        # chunks). Kept on the instance, so a replaced version frees them.
+        self._by_filters: dict[Filters, tuple[np.ndarray, faiss.IDSelector]] = {}
         self._lock = threading.Lock()
 
-    def _ids(self, where: Filters) -> np.ndarray:
-        """Ids of the chunks that pass `where`, ascending."""
+    def _passing(self, where: Filters) -> tuple[np.ndarray, faiss.IDSelector]:
+        """The ids (ascending) of the chunks that pass `where`, and a FAISS selector of them."""
         found = self._by_filters.get(where)
         if found is None:
-            found = self.arrays.ids_where(where)
+            ids = self.arrays.ids_where(where)
+            found = (ids, selector(ids, self.info.chunks))
             with self._lock:
                 if len(self._by_filters) >= FILTER_CACHE_SIZE:
                     self._by_filters.pop(next(iter(self._by_filters)))
                 self._by_filters[where] = found
         return found
 
+    def _ids(self, where: Filters) -> np.ndarray:
+        return self._passing(where)[0]
+
     def dense_top(self, vector: np.ndarray, n: int, where: Filters | None = None) -> dict[int, float]:
-        allowed = self._ids(where) if where else None
+        allowed, chosen = self._passing(where) if where else (None, None)
         if self.vectors.ntotal == 0 or (allowed is not None and not len(allowed)):
             return {}
-        scores, ids = vector_search(self.vectors, vector[None, :], n, allowed)
+        scores, ids = vector_search(self.vectors, vector[None, :], n, chosen)
         return {int(i): float(s) for s, i in zip(scores[0], ids[0]) if i >= 0}
 
     def cosines(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
