@@ -73,3 +73,21 @@ def test_errors_are_one_line_and_nonzero(runner, tmp_path):
         assert message in r.output, (args, r.output)
         assert "Traceback" not in r.output
         assert len(r.output.strip().splitlines()) <= 3
+
+
+def test_ask_prints_no_model_loading_bar_and_build_does(tmp_path):
+    """The model's "Loading weights" bar belongs to `qa index build`; `qa ask` prints only its answer."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "one.txt").write_text("The harbour reopened on Monday after repairs. Ships returned at once.")
+    index = ["--data", str(data), "--index", str(tmp_path / "idx")]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        out = subprocess.run([sys.executable, "-m", "qa", *args], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return out
+
+    assert "Loading weights" in run("index", "build", *index).stderr
+    asked = run("ask", "When did the harbour reopen?", *index)
+    assert "Loading weights" not in asked.stderr + asked.stdout and "%|" not in asked.stderr
+    assert "reopened on Monday" in asked.stdout
