@@ -128,8 +128,9 @@ class MemoryStore:
     def summary(self) -> CorpusSummary:
         dates = sorted(a.date for a in self._articles.values() if a.date)
         sources = Counter(a.source for a in self._articles.values() if a.source)
+        ranked = sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
         return CorpusSummary(len(self._articles), dates[0] if dates else None, dates[-1] if dates else None,
-                             [s for s, _ in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))])
+                             [s for s, _ in ranked], [n for _, n in ranked])
 
     def close(self) -> None:
         pass

@@ -141,3 +141,21 @@ def test_article_penalty_spreads_the_top():
 def test_abstains_when_nothing_matches(question):
     result = Answerer(MemoryStore(ARTICLES), HashingEncoder(), SearchConfig()).ask(question, 3)
     assert result.abstained and result.answer is None and result.passages == []
+
+
+def test_outlet_spellings_are_one_outlet_in_filters_boosts_and_citations():
+    """"Gamma Daily" and "GAMMA-DAILY" are one outlet: a filter on either spelling finds both, a
+    question naming it boosts both, and citations show the most frequent spelling."""
+    spelled = ARTICLES + [dataclasses.replace(ARTICLES[3], doc_id="copy2", path="copy2.txt", source="GAMMA-DAILY",
+                                              date="2024-03-04")]
+    store = MemoryStore(spelled + [dataclasses.replace(ARTICLES[3], doc_id="copy3", source="Gamma Daily",
+                                                       date="2024-03-05")])
+    a = Answerer(store, HashingEncoder(), dataclasses.replace(SearchConfig(), min_score=float("-inf"), dedupe=False))
+    assert a.outlets.names[:1] == ("Gamma Daily",)
+    filtered = a.ask("When did the harbour reopen?", 5, filters=Filters(sources=("gamma-daily",)))
+    assert {"copy", "copy2", "copy3"} == set(docs(filtered))
+    assert {p.citation.source for p in filtered.passages} == {"Gamma Daily"}
+    question = "What did Gamma Daily report about the harbour reopening?"
+    query = a.analyser.analyse([question], [()], Filters())[0]
+    assert set(query.outlets) == {"Gamma Daily", "GAMMA-DAILY"}
+    assert set(docs(a.ask(question, 3))) == {"copy", "copy2", "copy3"}  # all three boosted above "harbour"

@@ -18,6 +18,7 @@ import numpy as np
 from qa.config import SearchConfig
 from qa.encoder import Encoder
 from qa.models import Filters
+from qa.outlets import Outlets
 from qa.storage.base import Store
 from qa.text import terms
 
@@ -71,7 +72,7 @@ class Query:
     search_weights: dict[str, float]
     clauses: tuple[list[str], ...] = ()  # the terms of each clause of a many-part question
     clause_vectors: np.ndarray | None = None
-    outlets: tuple[str, ...] = ()  # the index's outlets the question names
+    outlets: tuple[str, ...] = ()  # the index's spellings of the outlets the question names
     dates: tuple[str, ...] = ()  # date prefixes (YYYY-MM-DD or YYYY-MM) it names
     filters: Filters = Filters()
 
@@ -155,11 +156,12 @@ class QueryVectors:
 class Analyser:
     """Turns questions into `Query` records against one index version."""
 
-    def __init__(self, store: Store, vectors: QueryVectors, cfg: SearchConfig):
+    def __init__(self, store: Store, vectors: QueryVectors, cfg: SearchConfig, outlets: Outlets):
         self.store = store
         self.vectors = vectors
         self.cfg = cfg
         self.method = Method.of(cfg)
+        self.outlets = outlets
 
     def analyse(self, questions: Sequence[str], histories: Sequence[Sequence[str]],
                 filters: Filters) -> list[Query]:
@@ -197,6 +199,10 @@ class Analyser:
         named = self.method.outlets_and_dates
         # ... while the answer sentence is the one that answers the question itself.
         return Query(question, vector, own_terms, weights, search_vector, search_terms, search_weights,
-                     tuple(terms(p) for p in parts), part_vectors,
-                     tuple(named_sources(question, self.store.summary().sources)) if named else (),
-                     tuple(named_dates(question)) if named else (), filters)
+                     tuple(terms(p) for p in parts), part_vectors, self._named_outlets(question) if named else (),
+                     tuple(named_dates(question)) if named else (), self.outlets.expand(filters))
+
+    def _named_outlets(self, question: str) -> tuple[str, ...]:
+        """Every spelling in the index of the outlets the question names, by any of their names."""
+        named = named_sources(question, self.outlets.called)
+        return tuple(dict.fromkeys(s for name in named for s in self.outlets.spellings(name)))

@@ -7,6 +7,7 @@ never writes text of its own.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
@@ -17,6 +18,7 @@ from qa.asking.retrieve import Hit, Retriever
 from qa.config import SearchConfig
 from qa.encoder import Encoder
 from qa.models import AnswerSentence, Article, Citation, Filters, Passage, Result, Span
+from qa.outlets import Outlets
 from qa.storage.base import ChunkRow, Store
 from qa.text import terms
 
@@ -34,7 +36,9 @@ class Answerer:
         self.encoder = encoder
         self.cfg = cfg
         self.vectors = vectors or QueryVectors(encoder)
-        self.analyser = Analyser(store, self.vectors, cfg)
+        summary = store.summary()
+        self.outlets = Outlets.of(summary.sources, summary.source_counts, cfg.outlet_aliases)
+        self.analyser = Analyser(store, self.vectors, cfg, self.outlets)
         self.retriever = Retriever(store, cfg)
 
     def with_settings(self, cfg: SearchConfig) -> "Answerer":
@@ -63,7 +67,8 @@ class Answerer:
     def _result(self, query: Query, hits: list[Hit], started: float) -> Result:
         if not hits or self.confidence(query, hits) < self.cfg.min_score:
             return Result(query.text, True, None, [], _ms(started))
-        articles = self.store.articles(h.row.doc_id for h in hits)
+        articles = {d: replace(a, source=self.outlets.name(a.source))  # citations name the merged outlet
+                    for d, a in self.store.articles(h.row.doc_id for h in hits).items()}
         passages: list[Passage] = []
         best: tuple[float, AnswerSentence] | None = None
         for rank, hit in enumerate(hits, 1):

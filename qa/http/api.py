@@ -56,8 +56,8 @@ def ask() -> Response:
 
 @bp.get("/health")
 def health() -> Response:
-    store = service().store()
-    info, summary = store.info, store.summary()
+    answerer = service().answerer()
+    info, summary = answerer.store.info, answerer.store.summary()
     return jsonify({
         "status": "ok",
         "index": {
@@ -68,6 +68,6 @@ def health() -> Response:
             "version": info.version,
             "date_from": summary.date_from,
             "date_to": summary.date_to,
-            "sources": summary.sources,
+            "sources": list(answerer.outlets.names),
         },
     })

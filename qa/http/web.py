@@ -67,12 +67,14 @@ def web_url(url: str | None) -> str | None:
     return url if url and url.lower().startswith(("https://", "http://")) else None
 
 
-def corpus() -> tuple[Any, dict | None]:
-    """What the index holds (its CorpusSummary, for the empty state), or the reason it cannot be used."""
+def corpus() -> tuple[Any, list[str], dict | None]:
+    """What the index holds (its CorpusSummary and its outlets, merged, for the empty state and the
+    outlet filter), or the reason it cannot be used."""
     try:
-        return service().store().summary(), None
+        answerer = service().answerer()
+        return answerer.store.summary(), list(answerer.outlets.names), None
     except QAError as exc:
-        return None, error_reply(exc.code, exc.message)
+        return None, [], error_reply(exc.code, exc.message)
 
 
 def describe_filters(filters: Filters) -> str | None:
@@ -86,15 +88,6 @@ def describe_filters(filters: Filters) -> str | None:
     elif filters.date_to:
         parts.append(f"until {filters.date_to}")
     return f"Filtered: {', '.join(parts)}" if parts else None
-
-
-def outlets(sources: list[str]) -> list[str]:
-    """The outlet filter's choices: an outlet filter ignores case, so "AzerNEWS" and "Azernews"
-    are one choice (the index's most common spelling, which summary() lists first)."""
-    first: dict[str, str] = {}
-    for source in sources:
-        first.setdefault(source.lower(), source)
-    return list(first.values())
 
 
 def filter_params(filters: Filters) -> dict:
@@ -129,7 +122,7 @@ def _page_turn(question: str, chosen: MultiDict) -> tuple[dict, int]:
 
 @bp.get("/")
 def home() -> tuple[str, int]:
-    summary, unavailable = corpus()
+    summary, outlets, unavailable = corpus()
     turn, status = None, 200
     # The no-JS form sends every field, so an empty one means "no filter".
     chosen = MultiDict([(k, v) for k, v in request.args.items(multi=True) if v and k not in ("q", "top_k")])
@@ -137,7 +130,7 @@ def home() -> tuple[str, int]:
     if question is not None:
         turn, status = _page_turn(question, chosen)
     return render_template("index.html", summary=summary, unavailable=unavailable, turn=turn, chosen=chosen,
-                           outlets=outlets(summary.sources) if summary else [],
+                           outlets=outlets,
                            examples=current_app.config["QA"].web.examples, max_history=MAX_HISTORY,
                            unreachable=error_reply("unreachable", "")), status
 
@@ -181,7 +174,8 @@ def _offset(name: str) -> int | None:
 
 @bp.get("/articles/<path:doc_id>")
 def article(doc_id: str) -> str:
-    store = service().store()
+    answerer = service().answerer()
+    store = answerer.store
     found = store.article(doc_id)
     if found is None:
         abort(404, description=f"There is no article with the id “{doc_id}” in the index.")
@@ -199,7 +193,8 @@ def article(doc_id: str) -> str:
                              f"(its text runs from {found.body_start} to {len(found.text)})")
         spans = [{"start": start - found.body_start, "end": end - found.body_start}]
     mark_id = f"chunk-{chunk_id}" if chunk_id is not None else "passage"
-    return render_template("article.html", article=found, parts=pieces(body, spans), mark_id=mark_id)
+    return render_template("article.html", article=found, outlet=answerer.outlets.name(found.source),
+                           parts=pieces(body, spans), mark_id=mark_id)
 
 
 PAGE_TITLES = {
