@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from qa.asking.passages import arrange
 from qa.errors import BadRequest, QAError
 from qa.models import Result
 from qa.validation import AskRequest, validate_ask, validate_ask_query
@@ -44,8 +45,10 @@ def read_ask() -> AskRequest:
 
 
 def answer(asked: AskRequest) -> Result:
-    """Ask the Answerer in service; the result is kept on `g` for the request's log line."""
-    g.result = service().answerer().ask(asked.question, asked.top_k, history=asked.history, filters=asked.filters)
+    """Ask the Answerer in service (passages grouped when asked); the result is kept on `g` for the
+    request's log line."""
+    result = service().answerer().ask(asked.question, asked.top_k, history=asked.history, filters=asked.filters)
+    g.result = arrange(result, asked.group_by)
     return g.result
 
 
