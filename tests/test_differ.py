@@ -106,3 +106,10 @@ def test_the_value_most_articles_state_comes_first():
 def test_a_question_asking_for_no_value_has_no_alternatives():
     question = "Where was the conference held?"
     assert disagreements(question, weights(question), said("a", FATE_197), [said("b", FATE_150)]) == []
+
+
+def test_a_value_few_of_a_long_questions_words_stand_near_is_no_reading_to_compare():
+    """Many-claim questions (MultiHop-RAG's) name a value only in passing: no alternatives."""
+    question = ("How many people's fate remains unknown according to the ministry report presented at the "
+                "international conference in the capital after the anniversary ceremony and the exhibition?")
+    assert disagreements(question, weights(question), said("a", FATE_197), [said("b", FATE_150)]) == []

@@ -163,9 +163,12 @@ def _distance(start: int, end: int, word_start: int, word_end: int, words: Seque
 
 # A sentence is another answer to the question when it answers nearly as well as the answer
 # (its score at most this much lower) and the question's words hold its value at least this
-# share as closely as they hold the answer's.
+# share as closely as they hold the answer's. Either value must be held by at least MIN_ANCHOR
+# of the question's weight: a value only a word or two of a long question stand near is no
+# reading of what it asks (MultiHop-RAG's many-claim questions are never that close).
 SCORE_MARGIN = 0.25
 ANCHOR_SHARE = 0.5
+MIN_ANCHOR = 0.25
 
 
 def disagreements(question: str, weights: Mapping[str, float], answer: Said, said: Sequence[Said]) -> list[Said]:
@@ -174,7 +177,7 @@ def disagreements(question: str, weights: Mapping[str, float], answer: Said, sai
     when they agree or the question asks for no value."""
     kind, weights = asked(question, weights)
     ours = read(kind, answer.text, weights) if kind else None
-    if ours is None:
+    if ours is None or ours.anchor < MIN_ANCHOR:
         return []
     stated: dict[str, list[object]] = {}
     for s in [answer, *said]:  # every value each article's retrieved sentences state, answering or not
@@ -184,7 +187,7 @@ def disagreements(question: str, weights: Mapping[str, float], answer: Said, sai
         if s.doc_id == answer.doc_id or s.score < answer.score - SCORE_MARGIN:
             continue
         theirs = read(kind, s.text, weights)
-        if theirs is None or theirs.anchor < ANCHOR_SHARE * ours.anchor \
+        if theirs is None or theirs.anchor < max(MIN_ANCHOR, ANCHOR_SHARE * ours.anchor) \
                 or not _conflict(kind, ours.value, theirs.value, stated[answer.doc_id], stated[s.doc_id]):
             continue
         group = next((g for g in groups if same(kind, g[0], theirs.value)), None)
