@@ -28,6 +28,7 @@ BLANK_CLASS = r"\s\x1c-\x1f\x85"
 
 FILTER_KEYS = ("date_from", "date_to", "source", "doc_id")
 GROUP_BY = ("source", "date")  # passages grouped by outlet, or by date as a timeline
+STYLES = ("bibtex", "apa", "chicago", "csl-json")  # citation styles /api/cite and `qa ask --cite` give
 LIST_FILTER_KEYS = ("source", "doc_id")  # may repeat in a query string
 
 _CONTROL = re.compile(f"[{CONTROL_CLASS}]")
@@ -87,6 +88,13 @@ def validate_group_by(value: Any) -> str | None:
         return None
     if value not in GROUP_BY:
         raise BadRequest(f"'group_by' must be one of {', '.join(GROUP_BY)}")
+    return value
+
+
+def validate_style(value: Any) -> str:
+    """A citation style: one of STYLES."""
+    if value not in STYLES:
+        raise BadRequest(f"'style' must be one of {', '.join(STYLES)}")
     return value
 
 

@@ -97,9 +97,16 @@ def backend_service(backend_config, seed_config, seed_service, encoder):
 
 
 def backend_args(cfg: Config) -> list[str]:
-    """The command-line options that name `cfg`'s data, index and storage backend."""
+    """The command-line options that name `cfg`'s data, index and storage backend (in Milvus, a
+    collection prefix other than the default comes in a config file: no option names it)."""
     args = ["--data", str(cfg.data_dir), "--index", str(cfg.index_dir), "--backend", cfg.storage.backend]
-    return args + (["--milvus-uri", cfg.storage.milvus.uri] if cfg.storage.backend == "milvus" else [])
+    if cfg.storage.backend != "milvus":
+        return args
+    args += ["--milvus-uri", cfg.storage.milvus.uri]
+    prefix = cfg.storage.milvus.collection_prefix
+    if prefix != Config().storage.milvus.collection_prefix:
+        args += ["--config", str(served_config(cfg, cfg.index_dir.parent / f"cli-{prefix}config.yaml"))]
+    return args
 
 
 @pytest.fixture()

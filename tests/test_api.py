@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,40 @@ def test_an_abstention_has_no_groups(client):
     body = client.post("/api/ask", json={"question": "What is a good recipe for sourdough bread?",
                                          "group_by": "source"}).get_json()
     assert body["abstained"] and body["groups"] == [] and body["group_by"] == "source"
+
+
+@pytest.mark.parametrize("style, media", [("bibtex", "application/x-bibtex"), ("apa", "text/plain"),
+                                          ("chicago", "text/plain"), ("csl-json", "application/vnd.citationstyles.csl+json")])
+def test_every_cited_article_can_be_taken_away_in_each_style(client, style, media):
+    body = client.post("/api/ask", json={"question": QUESTION, "top_k": 10}).get_json()
+    cites = {p["citation"]["doc_id"]: p["citation"] for p in body["passages"]}
+    assert len(cites) >= 3
+    for doc_id, c in cites.items():
+        r = client.get("/api/cite", query_string={"doc_id": doc_id, "style": style})
+        assert r.status_code == 200 and r.mimetype == media and r.mimetype_params == {"charset": "utf-8"}
+        text = r.get_data(as_text=True)
+        assert c["title"][:20] in text or c["title"][:20].title() in text
+        assert (c["source"] or "") in text
+        if style == "csl-json":
+            (item,) = json.loads(text)
+            assert item["id"] == doc_id and item["type"] == "article-newspaper"
+            assert item.get("container-title") == c["source"]
+            assert item["issued"]["date-parts"][0] == [int(x) for x in c["date"].split("-")]
+
+
+def test_a_reference_names_the_merged_outlet(client):
+    """The conference article says "Azernews reports": its reference, like its citation, says AzerNEWS."""
+    text = client.get("/api/cite", query_string={"doc_id": "004_9bf4b359064a2d30", "style": "apa"}).get_data(as_text=True)
+    assert text.endswith("(2023, February 24). AzerNEWS.\n") and "Azernews" not in text
+
+
+@pytest.mark.parametrize("query, status, words", [
+    ({"doc_id": "no-such-article", "style": "apa"}, 404, "there is no article with the id 'no-such-article'"),
+    ({"doc_id": "001_29f152ea19aaed47", "style": "mla"}, 400, "'style' must be one of bibtex, apa, chicago, csl-json"),
+    ({"doc_id": "001_29f152ea19aaed47"}, 400, "'style' must be one of"),
+    ({"style": "apa"}, 400, "missing 'doc_id'"),
+    ({"doc_id": "", "style": "apa"}, 400, "missing 'doc_id'"),
+])
+def test_cite_errors(client, query, status, words):
+    err = assert_error(client.get("/api/cite", query_string=query), status)
+    assert words in err["message"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -53,6 +53,10 @@ class Answerer:
         queries = self.analyser.analyse(questions, histories or [()] * len(questions), filters or Filters())
         return [self._result(q, self.retriever.search(q, k), started) for q in queries]
 
+    def articles(self, doc_ids: Iterable[str]) -> dict[str, Article]:
+        """Articles' metadata (without their text) as citations name them: the outlet merged."""
+        return {d: replace(a, source=self.outlets.name(a.source)) for d, a in self.store.articles(doc_ids).items()}
+
     def confidence(self, query: Query, hits: list[Hit]) -> float:
         """Evidence that the passages answer: the best cosine, plus how much of the question
         the best passages contain. Both are independent of corpus size and score scales."""
@@ -64,8 +68,7 @@ class Answerer:
     def _result(self, query: Query, hits: list[Hit], started: float) -> Result:
         if not hits or self.confidence(query, hits) < self.cfg.min_score:
             return Result(query.text, True, None, [], _ms(started))
-        articles = {d: replace(a, source=self.outlets.name(a.source))  # citations name the merged outlet
-                    for d, a in self.store.articles(h.row.doc_id for h in hits).items()}
+        articles = self.articles(h.row.doc_id for h in hits)
         reads = [self._read(query, hit, articles[hit.row.doc_id]) for hit in hits]
         passages, where = assemble(reads)
         best = max(range(len(reads)), key=lambda i: reads[i].scores[reads[i].top])  # the first of equals

@@ -10,10 +10,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from qa.cite import MEDIA_TYPES
 from qa.http.admin import TOKEN_ENV, admin_on
 from qa.http.app import MAX_BODY_BYTES, MAX_URL_BYTES
 from qa.validation import (BLANK_CLASS, CONTROL_CLASS, GROUP_BY, MAX_FILTER_NAMES, MAX_HISTORY,
-                           MAX_QUESTION_CHARS, MAX_TOP_K)
+                           MAX_QUESTION_CHARS, MAX_TOP_K, STYLES)
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -139,6 +140,26 @@ _ASK_POST = {
                   "413": _error(f"Body over {MAX_BODY_BYTES // 1024} KiB."),
                   "415": _error("Content-Type is not application/json.")},
 }
+_TEXT = {"schema": {"type": "string"}}
+_CITE = {
+    "summary": "One article's reference in a citation style, to take away.",
+    "description": "BibTeX (pybtex), APA and Chicago (citeproc-py, CSL styles `apa` and "
+                   "`chicago-notes-bibliography-16th-edition`), or the CSL-JSON item they are made from.",
+    "parameters": [
+        {"name": "doc_id", "in": "query", "required": True, "schema": {"type": "string", "minLength": 1},
+         "description": "The article: a citation's `doc_id`."},
+        {"name": "style", "in": "query", "required": True, "schema": {"enum": list(STYLES)}},
+    ],
+    "responses": {
+        "200": {"description": "The reference, in the style's own media type.",
+                "content": {MEDIA_TYPES["bibtex"]: _TEXT, "text/plain": _TEXT,
+                            MEDIA_TYPES["csl-json"]: {"schema": {"type": "array", "items": {"type": "object"}}}}},
+        "400": _error("Missing `doc_id`, or a style not among " + ", ".join(STYLES) + "."),
+        "404": _error("No article with that id in the index."),
+        **_URL_TOO_LONG,
+        "503": _error("No usable index."),
+    },
+}
 _HEALTH = {
     "summary": "The index version in service.",
     "responses": {"200": {"description": "Serving.", "content": {"application/json": {"schema": _ref("Health")}}},
@@ -160,7 +181,8 @@ _RELOAD = {
 def spec(*, admin: bool) -> dict:
     """The OpenAPI 3.1 document of the server as configured: the admin path only when `admin`
     is on, so a client (or a fuzzer) is never promised an endpoint that answers 404."""
-    paths: dict[str, Any] = {"/api/ask": {"get": _ASK_GET, "post": _ASK_POST}, "/api/health": {"get": _HEALTH}}
+    paths: dict[str, Any] = {"/api/ask": {"get": _ASK_GET, "post": _ASK_POST}, "/api/cite": {"get": _CITE},
+                             "/api/health": {"get": _HEALTH}}
     components: dict[str, Any] = {"schemas": SCHEMAS}
     if admin:
         paths["/api/admin/reload"] = {"post": _RELOAD}

@@ -16,6 +16,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from qa.cite import web_address
 from qa.errors import BadRequest, QAError
 from qa.http.api import answer, read_ask, service
 from qa.models import Filters, Result
@@ -61,10 +62,7 @@ def error_reply(code: str, message: str) -> dict:
     return {"code": code, "lead": ERROR_LEADS.get(code, ERROR_LEADS["default"]), "message": message}
 
 
-@bp.app_template_global()
-def web_url(url: str | None) -> str | None:
-    """An article's own URL if it is a web address; anything else (javascript:, data:) is dropped."""
-    return url if url and url.lower().startswith(("https://", "http://")) else None
+bp.app_template_global("web_url")(web_address)  # an article's URL only if it is a web address
 
 
 def corpus() -> tuple[Any, list[str], dict | None]:
