@@ -194,3 +194,8 @@ def test_the_excerpt_is_the_best_sentence_with_its_neighbours():
         "It has 300 pupils. The school library holds 5000 books. Teachers came from the city.")
     h = passage.highlights[0]
     assert passage.text[h.start:h.end] == "The school library holds 5000 books."
+    paragraphs = Article("p", "p.txt", "A new school opened. It has 300 pupils.\n\nThe library holds 5000 books.\n\n"
+                         "Teachers came from the city.", source="Alpha News")
+    a = Answerer(MemoryStore([paragraphs], per_chunk=4), HashingEncoder(), dataclasses.replace(SearchConfig(), min_score=float("-inf")))
+    passage = a.ask("How many books does the library hold?", 1).passages[0]
+    assert passage.text[passage.excerpt.start:passage.excerpt.end] == "The library holds 5000 books."  # its paragraph

@@ -84,15 +84,17 @@ def _passage(rank: int, members: list[Read]) -> Passage:
     return Passage(rank=rank, score=round(first.hit.score, 4), text=text,
                    citation=cite(first.article, first.row, start, end),
                    highlights=[Span(s.start - start, s.end - start) for s in tops],
-                   excerpt=_excerpt(best.segments[best.top], members, start))
+                   excerpt=_excerpt(best.segments[best.top], members, start, text))
 
 
-def _excerpt(sentence: Segment, members: list[Read], start: int) -> Span:
-    """The sentence with the sentences before and after it in the passage, as passage offsets."""
+def _excerpt(sentence: Segment, members: list[Read], start: int, text: str) -> Span:
+    """The sentence with the sentences before and after it in its paragraph, as passage offsets."""
     segments = sorted({s for r in members for s in r.segments}, key=lambda s: s.start)
     at = segments.index(sentence)
-    before, after = segments[max(at - 1, 0)], segments[min(at + 1, len(segments) - 1)]
-    return Span(before.start - start, after.end - start)
+    lo = at - 1 if at > 0 and "\n" not in text[segments[at - 1].end - start:sentence.start - start] else at
+    hi = at + 1 if at + 1 < len(segments) and "\n" not in text[sentence.end - start:segments[at + 1].start - start] \
+        else at
+    return Span(segments[lo].start - start, segments[hi].end - start)
 
 
 def arrange(result: Result, by: str | None) -> Result:

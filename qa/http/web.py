@@ -20,7 +20,8 @@ from qa.cite import web_address
 from qa.errors import BadRequest, QAError
 from qa.http.api import answer, read_ask, service
 from qa.models import Filters, Result
-from qa.validation import MAX_HISTORY, AskRequest, query_filters, validate_question, validate_top_k
+from qa.validation import (MAX_HISTORY, AskRequest, query_filters, validate_group_by, validate_question,
+                           validate_top_k)
 
 bp = Blueprint("web", __name__)
 
@@ -57,6 +58,19 @@ def pieces(text: str, spans: Iterable[dict]) -> list[Piece]:
     return out
 
 
+@bp.app_template_global()
+def shifted(spans: Iterable[dict], offset: int) -> list[dict]:
+    """`highlights`-style offsets moved back by `offset` (into an excerpt that starts there)."""
+    return [{"start": s["start"] - offset, "end": s["end"] - offset} for s in spans]
+
+
+# The citation styles a reader can copy, as the page names them (`GET /api/cite` gives each).
+CITE_STYLES = (("apa", "APA"), ("chicago", "Chicago"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"))
+bp.add_app_template_global(CITE_STYLES, "cite_styles")
+# How the page offers `group_by`: by rank (no grouping), by outlet, or as a timeline.
+ARRANGEMENTS = (("", "by relevance"), ("source", "by outlet"), ("date", "by date, oldest first"))
+
+
 def error_reply(code: str, message: str) -> dict:
     """An error as a reply in the conversation: a plain lead, then the detail."""
     return {"code": code, "lead": ERROR_LEADS.get(code, ERROR_LEADS["default"]), "message": message}
@@ -88,17 +102,18 @@ def describe_filters(filters: Filters) -> str | None:
     return f"Filtered: {', '.join(parts)}" if parts else None
 
 
-def filter_params(filters: Filters) -> dict:
-    """Filters as the query parameters that ask for them again (for the answer's own link)."""
-    params = {"date_from": filters.date_from, "date_to": filters.date_to,
-              "source": list(filters.sources), "doc_id": list(filters.doc_ids)}
+def link_params(asked: AskRequest) -> dict:
+    """The query parameters that ask the question again as it was asked (the answer's own link)."""
+    filters = asked.filters
+    params = {"q": asked.question, "date_from": filters.date_from, "date_to": filters.date_to,
+              "source": list(filters.sources), "doc_id": list(filters.doc_ids), "group_by": asked.group_by}
     return {k: v for k, v in params.items() if v}
 
 
 def answered_turn(asked: AskRequest, result: Result) -> dict:
     """What _reply.html draws for an answered question (or an abstention)."""
     return {"question": asked.question, "result": result.to_dict(), "filtered": describe_filters(asked.filters),
-            "link": {"q": asked.question, **filter_params(asked.filters)}}
+            "link": link_params(asked)}
 
 
 def render_turn(turn: dict, status: int = 200) -> Response:
@@ -112,7 +127,8 @@ def _page_turn(question: str, chosen: MultiDict) -> tuple[dict, int]:
         top_k = validate_top_k(request.args.get("top_k"), default=current_app.config["QA"].search.top_k,
                                from_query=True)
         filters = query_filters(chosen.to_dict(flat=False))
-        asked = AskRequest(validate_question(question), top_k, filters=filters)
+        asked = AskRequest(validate_question(question), top_k, filters=filters,
+                           group_by=validate_group_by(chosen.get("group_by")))
         return answered_turn(asked, answer(asked)), 200
     except QAError as exc:
         return {"question": question, "error": error_reply(exc.code, exc.message)}, exc.status
@@ -130,6 +146,7 @@ def home() -> tuple[str, int]:
     return render_template("index.html", summary=summary, unavailable=unavailable, turn=turn, chosen=chosen,
                            outlets=outlets,
                            examples=current_app.config["QA"].web.examples, max_history=MAX_HISTORY,
+                           arrangements=ARRANGEMENTS,
                            unreachable=error_reply("unreachable", "")), status
 
 
