@@ -24,21 +24,21 @@ from qa.text import terms
 
 QUERY_CACHE_SIZE = 1024
 
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
            "october", "november", "december"]
-_MONTH_RE = "|".join(m.capitalize() for m in _MONTHS)
-_FULL_DATE = re.compile(rf"\b({_MONTH_RE}) (\d{{1,2}}),? (\d{{4}})\b")
-_MONTH_YEAR = re.compile(rf"\b({_MONTH_RE}),? (\d{{4}})\b")
+MONTH_PATTERN = "|".join(m.capitalize() for m in MONTHS)
+_FULL_DATE = re.compile(rf"\b({MONTH_PATTERN}) (\d{{1,2}}),? (\d{{4}})\b")
+_MONTH_YEAR = re.compile(rf"\b({MONTH_PATTERN}),? (\d{{4}})\b")
 _ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 _CLAUSE_BREAK = re.compile(r"[,;:?]\s*|\s+(?:and|while|whereas|but|or|whose|which|who|that)\s+", re.IGNORECASE)
 _REFERRING = re.compile(
     r"^(and|but|also|so|then|what about|how about)\b|\b(they|them|their|theirs|it|its|there|those|these|"
     r"he|him|his|she|her|hers|that event|this event|the same)\b", re.IGNORECASE)
-_QUANTITY_Q = re.compile(r"\b(how (many|much|long|old)|number of|what (percentage|share|amount)|count of)\b", re.I)
-_TIME_Q = re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month))\b", re.I)
+QUANTITY_QUESTION = re.compile(r"\b(how (many|much|long|old)|number of|what (percentage|share|amount)|count of)\b", re.I)
+TIME_QUESTION = re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month))\b", re.I)
 # A count ("613 people", "1,275 residents"), not a date or an ordinal ("February 25, 1992").
 _NUMBER = re.compile(r"\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\s+[a-z]")
-_TIME = re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTH_RE})\b")
+_TIME = re.compile(rf"\b(1[89]\d\d|20\d\d|{MONTH_PATTERN})\b")
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,8 @@ class Query:
 
 def named_dates(question: str) -> list[str]:
     """Date prefixes (YYYY-MM-DD or YYYY-MM) that the question names."""
-    found = [f"{y}-{_MONTHS.index(m.lower()) + 1:02d}-{int(d):02d}" for m, d, y in _FULL_DATE.findall(question)]
-    found += [f"{y}-{_MONTHS.index(m.lower()) + 1:02d}" for m, y in _MONTH_YEAR.findall(question)]
+    found = [f"{y}-{MONTHS.index(m.lower()) + 1:02d}-{int(d):02d}" for m, d, y in _FULL_DATE.findall(question)]
+    found += [f"{y}-{MONTHS.index(m.lower()) + 1:02d}" for m, y in _MONTH_YEAR.findall(question)]
     return found + _ISO_DATE.findall(question)
 
 
@@ -117,9 +117,9 @@ def is_follow_up(question: str) -> bool:
 def answer_type_match(question: str, sentence: str) -> float:
     """1 when the sentence holds the kind of thing the question asks for (a number for
     "how many", a date for "when"), else 0: a cue that embeddings of this size miss."""
-    if _QUANTITY_Q.search(question):
+    if QUANTITY_QUESTION.search(question):
         return float(bool(_NUMBER.search(sentence)))
-    if _TIME_Q.search(question):
+    if TIME_QUESTION.search(question):
         return float(bool(_TIME.search(sentence)))
     return 0.0
 

@@ -15,17 +15,17 @@ import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
+from qa.asking.analyse import MONTH_PATTERN, MONTHS, QUANTITY_QUESTION, TIME_QUESTION
 from qa.text import terms
 
-_MONTHS = ("january february march april may june july august september october november december").split()
-_MONTH = "|".join(m.capitalize() for m in _MONTHS)
 _WORD_NUMBERS = {w: i for i, w in enumerate(
     "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
     "eighteen nineteen twenty".split(), start=2)}
 
+# What a question asks for: the answer sentence's own cues (analyse.py) for counts and dates.
 KINDS = {
-    "count": re.compile(r"\b(how (many|much|long|old)|number of|what (percentage|share|amount)|count of)\b", re.I),
-    "date": re.compile(r"\b(when|what (year|date|day|month)|which (year|date|day|month)|since when)\b", re.I),
+    "count": QUANTITY_QUESTION,
+    "date": TIME_QUESTION,
     "name": re.compile(r"^\W*(who|whom|whose)\b|\b(who|whom) (is|was|were|are|did|does|had|has)\b", re.I),
 }
 # A count: digits ("613", "1,275", "2.5", "33-year"), never a year, a day of a month, a time or an
@@ -33,11 +33,11 @@ KINDS = {
 _COUNT = re.compile(rf"(?<![\w.,:/-])(\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?)(?:-[a-z]+)?(?![\w:/-]|[.,]\d)"
                     rf"|\b({'|'.join(_WORD_NUMBERS)})\b", re.I)
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
-_MONTH_BEFORE = re.compile(rf"\b({_MONTH})\s+$")
-_MONTH_AFTER = re.compile(rf"\s+({_MONTH})\b")
+_MONTH_BEFORE = re.compile(rf"\b({MONTH_PATTERN})\s+$")
+_MONTH_AFTER = re.compile(rf"\s+({MONTH_PATTERN})\b")
 # A date: "February 25-26, 1992", "24 February 2023", "February 1992", "September 20", "2008".
-_DATE = re.compile(rf"\b(?:(\d{{1,2}}(?:-\d{{1,2}})?)\s+({_MONTH})(?:,?\s+(\d{{4}}))?"
-                   rf"|({_MONTH})(?:\s+(\d{{1,2}})(?:-(\d{{1,2}}))?)?(?:,?\s+(\d{{4}}))?"
+_DATE = re.compile(rf"\b(?:(\d{{1,2}}(?:-\d{{1,2}})?)\s+({MONTH_PATTERN})(?:,?\s+(\d{{4}}))?"
+                   rf"|({MONTH_PATTERN})(?:\s+(\d{{1,2}})(?:-(\d{{1,2}}))?)?(?:,?\s+(\d{{4}}))?"
                    rf"|((?:1[89]|20)\d\d))\b")
 # A name: a run of capitalised words, joined by "of", "the", "for", "and", "de".
 _NAME = re.compile(r"\b[A-Z][\w'’.-]*(?:\s+(?:(?:of|the|for|and|de)\s+)*[A-Z][\w'’.-]*)*")
@@ -104,7 +104,7 @@ def _dates(text: str) -> Iterable[tuple[int, int, object]]:
         days = day_first or (f"{day_b}-{last_b}" if last_b else day_b)
         first, _, last = (days or "").partition("-")
         yield m.start(), m.end(), (int(year_a or year_b or year_c or 0),
-                                   _MONTHS.index(month.lower()) + 1 if month else 0,
+                                   MONTHS.index(month.lower()) + 1 if month else 0,
                                    int(first or 0), int(last or first or 0))
 
 
