@@ -17,7 +17,7 @@ def format_questions(summary: dict[str, Any], sweep_rows: Sequence[dict] | None 
     for tag, value in summary["recall@5_by_tag"].items():
         lines.append(f"  {'recall@5 ' + tag:<26}{value:.4f}")
     alt = summary["alternatives"]
-    lines.append(f"  {'alternatives':<26}on {alt['questions_with_alternatives']} questions, "
+    lines.append(f"  {'alternatives':<26}on {alt['questions_with_alternatives']} question(s), "
                  f"{alt['on_questions_whose_sources_agree']} of them where the sources agree; found on "
                  f"{alt['found_where_sources_differ']} of {alt['sources_differ']} where they differ")
     for miss in summary["misses"]:
