@@ -333,3 +333,10 @@ def test_multihop_kept_index_is_reused_until_the_chunking_changes(encoder, runne
     rebuilt = multihop.run_multihop(bare, MULTIHOP, **run)
     assert rebuilt["build_seconds"] is not None and rebuilt["chunking"]["header"] is False
     assert (kept / "index" / "CURRENT").read_text() != version
+
+
+def test_the_printed_table_says_how_often_alternatives_were_wrong():
+    q = questions.Question("q", True, ("x",), differ=True)
+    summary = questions.summarize([questions.Outcome(q, False, "x", ["x"], 1.0, ("y",))])
+    assert "alternatives              on 1 question(s), 0 of them where the sources agree; found on 1 of 1 where they " \
+           "differ" in tables.format_questions(summary)
