@@ -61,7 +61,7 @@ class Answerer:
         return best_dense + self.cfg.coverage_weight * best_cover
 
     def _result(self, query: Query, hits: list[Hit], started: float) -> Result:
-        if not hits or self.confidence(query, hits) < self.cfg.min_score:
+        if not query.searchable or not hits or self.confidence(query, hits) < self.cfg.min_score:
             return Result(query.text, True, None, [], _ms(started))
         articles = self.store.articles(h.row.doc_id for h in hits)
         passages: list[Passage] = []
