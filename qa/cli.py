@@ -250,6 +250,8 @@ def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, 
 @click.option("--sweep", is_flag=True, help="Also sweep the abstention threshold over the questions.")
 @click.option("--min-recall5", type=click.FloatRange(0, 1), default=0.0,
               help="Exit non-zero when recall@5 is below this (a CI gate).")
+@click.option("--half", type=click.Choice(["train", "report"]), default=None,
+              help="Only the questions of this half of the question file (its \"half\" field).")
 @click.option("--multihop", is_flag=False, flag_value="", default=None, metavar="[DIR]",
               help="Run MultiHop-RAG from DIR (default: eval.multihop_dir) instead of a question file.")
 @click.option("--even", "subset", flag_value="even", help="MultiHop-RAG: only even-numbered queries.")
@@ -262,7 +264,7 @@ def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, 
 @click.option("--keep-index", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="MultiHop-RAG: keep its index in DIR and reuse it while corpus, model and chunking match.")
 def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep: bool, min_recall5: float,
-          multihop: str | None, subset: str | None, limit: int | None, gold_articles_only: bool,
+          half: str | None, multihop: str | None, subset: str | None, limit: int | None, gold_articles_only: bool,
           chunk_tokens: int | None, keep_index: Path | None) -> None:
     """Measure retrieval, answers and abstention on QUESTIONS.jsonl, or on MultiHop-RAG."""
     from qa.evaluation import multihop as mh, questions as qs, report as tables
@@ -273,8 +275,8 @@ def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep:
         raise click.UsageError("--even, --odd, --limit, --gold-articles-only, --chunk-tokens and --keep-index "
                                "need --multihop")
     if multihop is not None:
-        if sweep or min_recall5:
-            raise click.UsageError("--sweep and --min-recall5 apply to a question file, not --multihop")
+        if sweep or min_recall5 or half:
+            raise click.UsageError("--sweep, --min-recall5 and --half apply to a question file, not --multihop")
         if chunk_tokens:
             cfg = cfg.replace(chunking=dataclasses.replace(cfg.chunking, max_tokens=chunk_tokens))
         report = mh.run_multihop(cfg, Path(multihop) if multihop else cfg.eval.multihop_dir,
@@ -285,7 +287,7 @@ def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep:
         return
     from qa.asking.service import Service
 
-    items = qs.load_questions(questions)
+    items = qs.select_half(qs.load_questions(questions), half)
     answerer = Service(cfg).answerer()
     summary = qs.summarize(qs.run_questions(answerer, items, top_k))
     rows = qs.sweep(answerer, items, top_k) if sweep else None

@@ -116,6 +116,17 @@ def test_unanswerable_abstains(client):
     assert body["abstained"] is True and body["answer"] is None and body["passages"] == []
 
 
+@pytest.mark.parametrize("question", ["x", "2023", "The of and?", "12 34"])
+def test_a_question_with_nothing_to_search_for_abstains(client, question):
+    body = client.get("/api/ask", query_string={"q": question}).get_json()
+    assert body["abstained"] is True and body["answer"] is None and body["passages"] == []
+
+
+def test_a_follow_up_of_digits_searches_with_its_conversation(client):
+    body = client.post("/api/ask", json={"question": "1992?", "history": ["How many people died in the Khojaly massacre?"]}).get_json()
+    assert body["abstained"] is False and body["passages"]
+
+
 def test_health(client):
     body = client.get("/api/health").get_json()
     assert body["status"] == "ok"

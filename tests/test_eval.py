@@ -111,11 +111,11 @@ def _write(tmp_path: Path, *lines: str) -> Path:
 def test_load_questions_reads_every_field(tmp_path):
     path = _write(tmp_path, json.dumps({"question": "Who spoke there?", "answerable": True, "contains": ["a", "b"],
                                         "all": True, "history": ["Where was it?"], "tag": "follow-up",
-                                        "sources_differ": True}),
+                                        "half": "report", "sources_differ": True}),
                   "", json.dumps({"question": "Capital of Peru?", "answerable": False}))
     first, second = questions.load_questions(path)
     assert first == questions.Question("Who spoke there?", True, ("a", "b"), True, ("Where was it?",), "follow-up",
-                                       differ=True)
+                                       "report", differ=True)
     assert second == questions.Question("Capital of Peru?", False)
 
 
@@ -134,6 +134,7 @@ def test_load_questions_reads_every_field(tmp_path):
     ('{"question": "q", "answerable": true, "contains": ["x"], "history": ["ok", 3]}', "'history' must be a list"),
     ('{"question": "q", "answerable": true, "contains": ["x"], "history": ["a\\u0001b"]}', "in 'history': 'question' contains control"),
     ('{"question": "q", "answerable": true, "contains": ["x"], "tag": 5}', "'tag' must be a string"),
+    ('{"question": "q", "answerable": false, "half": "test"}', "'half' must be \"train\" or \"report\""),
     ('{"question": "q", "answerable": true, "contains": ["x"], "sources_differ": "yes"}',
      "'sources_differ' must be true or false"),
 ])
@@ -142,6 +143,17 @@ def test_load_questions_rejects_a_bad_line_naming_it(tmp_path, line, message):
     with pytest.raises(questions.EvalError, match=message) as info:
         questions.load_questions(path)
     assert f"{path}:2" in info.value.message
+
+
+def test_select_half_keeps_one_half_in_file_order():
+    qs = [questions.Question(str(i), False, half=h) for i, h in enumerate(["train", "report", "train", None])]
+    assert [q.question for q in questions.select_half(qs, "train")] == ["0", "2"]
+    assert [q.question for q in questions.select_half(qs, "report")] == ["1"]
+    assert questions.select_half(qs, None) == qs
+    with pytest.raises(questions.EvalError, match="no questions in the 'report' half"):
+        questions.select_half(qs[:1], "report")
+    with pytest.raises(questions.EvalError, match="unknown half 'test'"):
+        questions.select_half(qs, "test")
 
 
 def test_load_questions_rejects_empty_and_unreadable_files(tmp_path):
@@ -248,6 +260,8 @@ def test_qa_eval_text_report_and_failing_gate(runner, seed_config, tmp_path):
     ([str(SEED_QUESTIONS), "--keep-index", "kept"], "need --multihop"),
     (["--multihop", "--sweep"], "apply to a question file"),
     (["--multihop", "--min-recall5", "0.5"], "apply to a question file"),
+    (["--multihop", "--half", "train"], "apply to a question file"),
+    ([str(SEED_QUESTIONS), "--half", "test"], "Invalid value for '--half'"),
 ])
 def test_qa_eval_usage_errors(runner, args, message):
     result = runner.invoke(cli, ["eval", *args])
@@ -260,6 +274,13 @@ def test_qa_eval_bad_question_file_is_one_line_error(runner, tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [f"Error: {tmp_path / 'q.jsonl'}:1: malformed JSON "
                                                   "(Expecting property name enclosed in double quotes)"]
+
+
+def test_qa_eval_half_the_file_does_not_mark_is_one_line_error(runner):
+    result = runner.invoke(cli, ["eval", str(SEED_QUESTIONS), "--half", "train"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == ["Error: no questions in the 'train' half "
+                                                  "(mark them with \"half\": \"train\")"]
 
 
 def test_qa_eval_without_an_index_says_to_build_one(runner, tmp_path):

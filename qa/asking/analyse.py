@@ -76,6 +76,12 @@ class Query:
     dates: tuple[str, ...] = ()  # date prefixes (YYYY-MM-DD or YYYY-MM) it names
     filters: Filters = Filters()
 
+    @property
+    def searchable(self) -> bool:
+        """Whether there is anything to search for: a term that is not a number. A question of one
+        letter, of digits or of stop words alone has none, and any passage would be a guess."""
+        return any(not t.isdigit() for t in self.search_terms)
+
 
 def named_dates(question: str) -> list[str]:
     """Date prefixes (YYYY-MM-DD or YYYY-MM) that the question names."""

@@ -66,7 +66,7 @@ class Answerer:
         return best_dense + self.cfg.coverage_weight * best_cover
 
     def _result(self, query: Query, hits: list[Hit], started: float) -> Result:
-        if not hits or self.confidence(query, hits) < self.cfg.min_score:
+        if not query.searchable or not hits or self.confidence(query, hits) < self.cfg.min_score:
             return Result(query.text, True, None, [], _ms(started))
         articles = self.articles(h.row.doc_id for h in hits)
         reads = [self._read(query, hit, articles[hit.row.doc_id]) for hit in hits]

@@ -20,6 +20,9 @@ from qa.validation import validate_question
 # abstention" pass set it, so it is named once here.
 ABSTAIN_SETTING = "min_score"
 SWEEP = tuple(round(t, 2) for t in np.arange(0.10, 0.651, 0.05))
+# A question file may split its questions into two fixed halves: one to choose settings and
+# train on, one only to report (`qa eval --half`).
+HALVES = ("train", "report")
 
 
 class EvalError(QAError):
@@ -35,6 +38,7 @@ class Question:
     all: bool = False  # every gold substring must be found within the top k, not just one
     history: tuple[str, ...] = ()
     tag: str | None = None
+    half: str | None = None
     differ: bool = False  # the articles give different values for what it asks (alternatives expected)
 
 
@@ -50,7 +54,7 @@ class Outcome:
     alternatives: tuple[str, ...] = ()  # the answer's alternatives: where the sources differ
 
 
-_FIELDS = {"question", "answerable", "contains", "all", "history", "tag", "sources_differ"}
+_FIELDS = {"question", "answerable", "contains", "all", "history", "tag", "half", "sources_differ"}
 
 
 def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
@@ -87,10 +91,13 @@ def parse_question(record: Any, where: str) -> Question:
     tag = record.get("tag")
     if tag is not None and not isinstance(tag, str):
         raise EvalError(f"{where}: 'tag' must be a string")
+    half = record.get("half")
+    if half is not None and half not in HALVES:
+        raise EvalError(f"{where}: 'half' must be \"train\" or \"report\"")
     differ = record.get("sources_differ", False)
     if not isinstance(differ, bool):
         raise EvalError(f"{where}: 'sources_differ' must be true or false")
-    return Question(question, answerable, contains, require_all, history, tag, differ)
+    return Question(question, answerable, contains, require_all, history, tag, half, differ)
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -111,6 +118,18 @@ def load_questions(path: Path) -> list[Question]:
     if not questions:
         raise EvalError(f"{path}: no questions")
     return questions
+
+
+def select_half(questions: Sequence[Question], half: str | None) -> list[Question]:
+    """The questions of one half (None: all of them); a half with no questions is an error."""
+    if half is None:
+        return list(questions)
+    if half not in HALVES:
+        raise EvalError(f"unknown half '{half}' (use {' or '.join(HALVES)})")
+    chosen = [q for q in questions if q.half == half]
+    if not chosen:
+        raise EvalError(f"no questions in the '{half}' half (mark them with \"half\": \"{half}\")")
+    return chosen
 
 
 def with_threshold(answerer: Answerer, value: float) -> Answerer:

@@ -69,6 +69,8 @@ def _local_cluster(ray: Any) -> Iterator[None]:
     """
     os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # Ray waits 30 s for its GCS to start; a build host busy with other work can take longer.
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
     folder = tempfile.mkdtemp(prefix="qa-ray-")
     try:
         ray.init(num_cpus=os.cpu_count(), _temp_dir=folder, _node_ip_address="127.0.0.1",
