@@ -15,7 +15,7 @@ import click
 
 from qa.config import Config, load_config
 from qa.errors import IndexUnavailable, QAError
-from qa.validation import MAX_TOP_K, validate_filters, validate_question
+from qa.validation import MAX_TOP_K, STYLES, validate_filters, validate_question
 
 
 class _Group(click.Group):
@@ -129,6 +129,10 @@ def _print_result(result: dict) -> None:
     cite = answer["citation"]
     click.secho(f"“{answer['text']}”", bold=True)
     click.echo(f"   — {_cite_line(cite)}\n")
+    if answer["alternatives"]:
+        click.secho("Sources differ:", bold=True)
+        for alt in answer["alternatives"]:
+            click.echo(f"“{alt['text']}”\n   — {_cite_line(alt['citation'])}\n")
     for p in result["passages"]:
         c = p["citation"]
         click.secho(f"[{p['rank']}] {_cite_line(c)}  (score {p['score']:.3f})", fg="cyan")
@@ -141,6 +145,30 @@ def _cite_line(c: dict) -> str:
     return ", ".join(p for p in parts if p) + f" — {where}"
 
 
+def _references(answerer, result: dict, style: str) -> list[dict]:
+    """Each article the reply cites, in `style`, in the order the reply first cites it."""
+    from qa.cite import reference
+
+    answer = result["answer"] or {"alternatives": []}
+    quotes = [answer, *answer["alternatives"], *result["passages"]] if result["answer"] else []
+    ids = list(dict.fromkeys(q["citation"]["doc_id"] for q in quotes))
+    articles = answerer.articles(ids)
+    return [{"doc_id": d, "style": style, "text": reference(articles[d], style)} for d in ids]
+
+
+def _show(answerer, result: dict, as_json: bool, cite: str | None) -> None:
+    """A reply as the API's JSON or as text, with the cited articles' references when asked."""
+    references = _references(answerer, result, cite) if cite else None
+    if as_json:
+        click.echo(json.dumps({**result, "references": references} if cite else result, ensure_ascii=False, indent=2))
+        return
+    _print_result(result)
+    if references:
+        click.secho(f"References ({cite}):", bold=True)
+        for ref in references:
+            click.echo(ref["text"].rstrip("\n") + ("\n" if cite in ("bibtex", "csl-json") else ""))
+
+
 @cli.command()
 @common_options
 @click.argument("question", required=False)
@@ -149,8 +177,10 @@ def _cite_line(c: dict) -> str:
 @click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Only articles dated on or after this day.")
 @click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Only articles dated on or before this day.")
 @click.option("--source", "sources", multiple=True, help="Only articles from this outlet (repeatable).")
+@click.option("--cite", type=click.Choice(STYLES), default=None,
+              help="Also print each cited article's reference in this style (with --json: \"references\").")
 def ask(cfg: Config, question: str | None, top_k: int | None, as_json: bool, date_from: str | None,
-        date_to: str | None, sources: tuple[str, ...]) -> None:
+        date_to: str | None, sources: tuple[str, ...], cite: str | None) -> None:
     """Answer QUESTION with cited passages from the articles.
 
     Without QUESTION, opens an interactive session: follow-up questions ("And how many of
@@ -164,11 +194,7 @@ def ask(cfg: Config, question: str | None, top_k: int | None, as_json: bool, dat
     answerer = Service(cfg).answerer()
 
     def show(q: str, history: tuple[str, ...]) -> None:
-        result = answerer.ask(q, top_k, history=history, filters=filters).to_dict()
-        if as_json:
-            click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-        else:
-            _print_result(result)
+        _show(answerer, answerer.ask(q, top_k, history=history, filters=filters).to_dict(), as_json, cite)
 
     if question is not None:
         show(question, ())

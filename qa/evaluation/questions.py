@@ -39,6 +39,7 @@ class Question:
     history: tuple[str, ...] = ()
     tag: str | None = None
     half: str | None = None
+    differ: bool = False  # the articles give different values for what it asks (alternatives expected)
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,10 @@ class Outcome:
     answer: str | None
     passages: list[str]
     ms: float
+    alternatives: tuple[str, ...] = ()  # the answer's alternatives: where the sources differ
 
 
-_FIELDS = {"question", "answerable", "contains", "all", "history", "tag", "half"}
+_FIELDS = {"question", "answerable", "contains", "all", "history", "tag", "half", "sources_differ"}
 
 
 def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
@@ -92,7 +94,10 @@ def parse_question(record: Any, where: str) -> Question:
     half = record.get("half")
     if half is not None and half not in HALVES:
         raise EvalError(f"{where}: 'half' must be \"train\" or \"report\"")
-    return Question(question, answerable, contains, require_all, history, tag, half)
+    differ = record.get("sources_differ", False)
+    if not isinstance(differ, bool):
+        raise EvalError(f"{where}: 'sources_differ' must be true or false")
+    return Question(question, answerable, contains, require_all, history, tag, half, differ)
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -146,8 +151,9 @@ def run_questions(answerer: Answerer, questions: Sequence[Question], top_k: int 
         result = _ask(answerer, q, top_k)
         ms = (time.perf_counter() - started) * 1000
         passages = _ask(ranker, q, top_k).passages if result.abstained else result.passages
+        alternatives = tuple(a.text for a in result.answer.alternatives) if result.answer else ()
         outcomes.append(Outcome(q, result.abstained, result.answer.text if result.answer else None,
-                                [p.text for p in passages], ms))
+                                [p.text for p in passages], ms, alternatives))
     return outcomes
 
 
@@ -168,6 +174,8 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
               if r is None or r > 5 or o.abstained or not answer_correct(o.answer, o.question.contains)]
     misses += [{"question": o.question.question, "answerable": False, "answer": o.answer}
                for o in unanswerable if not o.abstained]
+    misses += [{"question": o.question.question, "sources_differ": False, "alternatives": list(o.alternatives)}
+               for o in outcomes if o.alternatives and not o.question.differ]
     return {
         "questions": len(outcomes),
         "answerable": len(answerable),
@@ -181,8 +189,21 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "false_abstentions": sum(o.abstained for o in answerable),
         "latency_ms": latency([o.ms for o in outcomes]),
         "recall@5_by_tag": {t: round(recall_at(_ranks(os), 5), 4) for t, os in sorted(tags.items())},
+        "alternatives": alternatives_summary(outcomes),
         "misses": misses,
     }
+
+
+def alternatives_summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """How often answers show alternatives, and how often wrongly: on a question whose sources
+    agree (every question not marked `sources_differ`, answerable or not). Precision is the share
+    of questions with alternatives whose sources do differ."""
+    given = [o for o in outcomes if o.alternatives]
+    wrong = sum(not o.question.differ for o in given)
+    differ = [o for o in outcomes if o.question.differ]
+    return {"questions_with_alternatives": len(given), "on_questions_whose_sources_agree": wrong,
+            "precision": round(1 - wrong / len(given), 4) if given else None,
+            "found_where_sources_differ": sum(bool(o.alternatives) for o in differ), "sources_differ": len(differ)}
 
 
 def sweep(answerer: Answerer, questions: Sequence[Question], top_k: int = 10,

@@ -160,13 +160,13 @@ class MetaStore:
             f"WHERE c.chunk_id IN ({','.join('?' * len(ids))})", ids).fetchall()
         return {r[0]: ChunkMeta(r[1], r[2], r[3]) for r in rows}
 
-    def summary(self) -> tuple[str | None, str | None, list[str]]:
-        """The date range and the outlets, most frequent first."""
+    def summary(self) -> tuple[str | None, str | None, list[str], list[int]]:
+        """The date range, the outlets most frequent first, and their article counts."""
         conn = self._conn()
         lo, hi = conn.execute("SELECT min(date), max(date) FROM articles").fetchone()
-        sources = [r[0] for r in conn.execute(
-            "SELECT source FROM articles WHERE source IS NOT NULL GROUP BY source ORDER BY count(*) DESC, source")]
-        return lo, hi, sources
+        rows = conn.execute("SELECT source, count(*) FROM articles WHERE source IS NOT NULL GROUP BY source "
+                            "ORDER BY count(*) DESC, source").fetchall()
+        return lo, hi, [r[0] for r in rows], [r[1] for r in rows]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
