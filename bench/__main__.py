@@ -85,13 +85,15 @@ def main() -> None:
         # Re-read before writing: another bench run may have stored its parts meanwhile.
         results = {**results, **(json.loads(RESULTS.read_text()) if RESULTS.exists() else {})}
         place = results if args.backend == "local" else results.setdefault("milvus", {})
+        key = part if args.backend == "local" else f"milvus {part}"
+        when = {"at": dt.datetime.now().isoformat(timespec="seconds"), "load_before": before,
+                "load_after": load_average(), "command": " ".join(["python -m bench", *sys.argv[1:]])}
+        # Each scale size keeps the run that measured it: a later run of other sizes merges beside it.
+        keys = [f"{key} {size}" for size in figures] if part == "scale" else [key]
         if part == "scale":
             figures = {**place.get("scale", {}), **figures}
         place[part] = figures
-        key = part if args.backend == "local" else f"milvus {part}"
-        results.setdefault("when", {})[key] = {"at": dt.datetime.now().isoformat(timespec="seconds"),
-                                                "load_before": before, "load_after": load_average(),
-                                                "command": " ".join(["python -m bench", *sys.argv[1:]])}
+        results.setdefault("when", {}).update({k: when for k in keys})
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps(figures, indent=2)[:3000], flush=True)
     report.write(results, ROOT / "docs" / "performance.md", notes=ROOT / "bench" / "notes.md")

@@ -19,11 +19,12 @@ def _mark(ok: bool | None) -> str:
 
 
 def _when(r: dict, part: str) -> str:
-    w = r.get("when", {}).get(part)
-    if not w:
-        return ""
-    return (f"_measured {w['at']} by `{w.get('command', COMMAND)}`, load average before {w['load_before']}, "
-            f"after {w['load_after']}_")
+    """When and how `part` was measured; the scale part, once per size (each may come from another run)."""
+    when = r.get("when", {})
+    keys = [part] if part in when else sorted((k for k in when if k.startswith(f"{part} ")),
+                                              key=lambda k: int(k.rsplit(" ", 1)[1]))
+    return "\n\n".join(f"_measured {w['at']} by `{w.get('command', COMMAND)}`, load average before "
+                       f"{w['load_before']}, after {w['load_after']}_" for w in (when[k] for k in keys))
 
 
 def _build_met(b: dict) -> bool:

@@ -15,7 +15,7 @@ import click
 
 from qa.config import Config, load_config
 from qa.errors import IndexUnavailable, QAError
-from qa.validation import MAX_TOP_K, validate_filters, validate_question
+from qa.validation import MAX_TOP_K, STYLES, validate_filters, validate_question
 
 
 class _Group(click.Group):
@@ -129,6 +129,10 @@ def _print_result(result: dict) -> None:
     cite = answer["citation"]
     click.secho(f"“{answer['text']}”", bold=True)
     click.echo(f"   — {_cite_line(cite)}\n")
+    if answer["alternatives"]:
+        click.secho("Sources differ:", bold=True)
+        for alt in answer["alternatives"]:
+            click.echo(f"“{alt['text']}”\n   — {_cite_line(alt['citation'])}\n")
     for p in result["passages"]:
         c = p["citation"]
         click.secho(f"[{p['rank']}] {_cite_line(c)}  (score {p['score']:.3f})", fg="cyan")
@@ -141,6 +145,30 @@ def _cite_line(c: dict) -> str:
     return ", ".join(p for p in parts if p) + f" — {where}"
 
 
+def _references(answerer, result: dict, style: str) -> list[dict]:
+    """Each article the reply cites, in `style`, in the order the reply first cites it."""
+    from qa.cite import reference
+
+    answer = result["answer"] or {"alternatives": []}
+    quotes = [answer, *answer["alternatives"], *result["passages"]] if result["answer"] else []
+    ids = list(dict.fromkeys(q["citation"]["doc_id"] for q in quotes))
+    articles = answerer.articles(ids)
+    return [{"doc_id": d, "style": style, "text": reference(articles[d], style)} for d in ids]
+
+
+def _show(answerer, result: dict, as_json: bool, cite: str | None) -> None:
+    """A reply as the API's JSON or as text, with the cited articles' references when asked."""
+    references = _references(answerer, result, cite) if cite else None
+    if as_json:
+        click.echo(json.dumps({**result, "references": references} if cite else result, ensure_ascii=False, indent=2))
+        return
+    _print_result(result)
+    if references:
+        click.secho(f"References ({cite}):", bold=True)
+        for ref in references:
+            click.echo(ref["text"].rstrip("\n") + ("\n" if cite in ("bibtex", "csl-json") else ""))
+
+
 @cli.command()
 @common_options
 @click.argument("question", required=False)
@@ -149,8 +177,10 @@ def _cite_line(c: dict) -> str:
 @click.option("--from", "date_from", metavar="YYYY-MM-DD", help="Only articles dated on or after this day.")
 @click.option("--to", "date_to", metavar="YYYY-MM-DD", help="Only articles dated on or before this day.")
 @click.option("--source", "sources", multiple=True, help="Only articles from this outlet (repeatable).")
+@click.option("--cite", type=click.Choice(STYLES), default=None,
+              help="Also print each cited article's reference in this style (with --json: \"references\").")
 def ask(cfg: Config, question: str | None, top_k: int | None, as_json: bool, date_from: str | None,
-        date_to: str | None, sources: tuple[str, ...]) -> None:
+        date_to: str | None, sources: tuple[str, ...], cite: str | None) -> None:
     """Answer QUESTION with cited passages from the articles.
 
     Without QUESTION, opens an interactive session: follow-up questions ("And how many of
@@ -164,11 +194,7 @@ def ask(cfg: Config, question: str | None, top_k: int | None, as_json: bool, dat
     answerer = Service(cfg).answerer()
 
     def show(q: str, history: tuple[str, ...]) -> None:
-        result = answerer.ask(q, top_k, history=history, filters=filters).to_dict()
-        if as_json:
-            click.echo(json.dumps(result, ensure_ascii=False, indent=2))
-        else:
-            _print_result(result)
+        _show(answerer, answerer.ask(q, top_k, history=history, filters=filters).to_dict(), as_json, cite)
 
     if question is not None:
         show(question, ())
@@ -224,6 +250,8 @@ def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, 
 @click.option("--sweep", is_flag=True, help="Also sweep the abstention threshold over the questions.")
 @click.option("--min-recall5", type=click.FloatRange(0, 1), default=0.0,
               help="Exit non-zero when recall@5 is below this (a CI gate).")
+@click.option("--half", type=click.Choice(["train", "report"]), default=None,
+              help="Only the questions of this half of the question file (its \"half\" field).")
 @click.option("--multihop", is_flag=False, flag_value="", default=None, metavar="[DIR]",
               help="Run MultiHop-RAG from DIR (default: eval.multihop_dir) instead of a question file.")
 @click.option("--even", "subset", flag_value="even", help="MultiHop-RAG: only even-numbered queries.")
@@ -236,7 +264,7 @@ def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, 
 @click.option("--keep-index", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="MultiHop-RAG: keep its index in DIR and reuse it while corpus, model and chunking match.")
 def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep: bool, min_recall5: float,
-          multihop: str | None, subset: str | None, limit: int | None, gold_articles_only: bool,
+          half: str | None, multihop: str | None, subset: str | None, limit: int | None, gold_articles_only: bool,
           chunk_tokens: int | None, keep_index: Path | None) -> None:
     """Measure retrieval, answers and abstention on QUESTIONS.jsonl, or on MultiHop-RAG."""
     from qa.evaluation import multihop as mh, questions as qs, report as tables
@@ -247,8 +275,8 @@ def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep:
         raise click.UsageError("--even, --odd, --limit, --gold-articles-only, --chunk-tokens and --keep-index "
                                "need --multihop")
     if multihop is not None:
-        if sweep or min_recall5:
-            raise click.UsageError("--sweep and --min-recall5 apply to a question file, not --multihop")
+        if sweep or min_recall5 or half:
+            raise click.UsageError("--sweep, --min-recall5 and --half apply to a question file, not --multihop")
         if chunk_tokens:
             cfg = cfg.replace(chunking=dataclasses.replace(cfg.chunking, max_tokens=chunk_tokens))
         report = mh.run_multihop(cfg, Path(multihop) if multihop else cfg.eval.multihop_dir,
@@ -259,7 +287,7 @@ def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep:
         return
     from qa.asking.service import Service
 
-    items = qs.load_questions(questions)
+    items = qs.select_half(qs.load_questions(questions), half)
     answerer = Service(cfg).answerer()
     summary = qs.summarize(qs.run_questions(answerer, items, top_k))
     rows = qs.sweep(answerer, items, top_k) if sweep else None

@@ -39,8 +39,8 @@ def setting(default: Any, help: str, *, choices: tuple[str, ...] = (),
     `low`/`high` bound a number (inclusive; `high` only together with `low`).
     """
     metadata = {"help": help, "choices": choices, "low": low, "high": high}
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata=metadata)
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
@@ -175,6 +175,10 @@ class SearchConfig:
     min_score: float = setting(0.15, "abstain when best cosine (top 3) + `coverage_weight` × best "
                                "IDF-weighted term coverage is below this (chosen with `qa eval --sweep`)")
     coverage_weight: float = setting(0.75, "weight of term coverage in the abstention score (see `min_score`)")
+    outlet_aliases: dict[str, str] = setting({}, "outlet names to show as one: `{spelling: name shown}`, e.g. "
+                                             "`{FOX News - Health: FOX News}`; names that differ only in case, "
+                                             "spacing or punctuation are one outlet without it (shown in the most "
+                                             "frequent spelling); filters, boosts and citations use the merged name")
 
 
 @dataclass
@@ -297,6 +301,9 @@ def _check(cfg: Config) -> None:
             raise ConfigError(f"config: '{key}' must be {_rule(f)}")
     if not all(isinstance(q, str) and q.strip() for q in cfg.web.examples):
         raise ConfigError("config: 'web.examples' must be a list of non-empty questions")
+    if not all(isinstance(k, str) and k.strip() and isinstance(v, str) and v.strip()
+               for k, v in cfg.search.outlet_aliases.items()):
+        raise ConfigError("config: 'search.outlet_aliases' must map outlet names to the name shown (non-empty text)")
 
 
 def load_config(path: str | Path | None = None, *, required: bool = False) -> Config:

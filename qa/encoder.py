@@ -75,21 +75,35 @@ def _pool(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, in
     return _normalize(vecs)
 
 
+def _load(path: str, device: str, progress: bool):
+    """The SentenceTransformer at `path`, its "Loading weights" bar shown only with `progress`."""
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    shown = hf_logging.is_progress_bar_enabled()
+    if not progress:
+        hf_logging.disable_progress_bar()
+    try:
+        return SentenceTransformer(path, device=device)
+    finally:
+        if shown and not progress:
+            hf_logging.enable_progress_bar()
+
+
 class Encoder:
     """Loads the model once; implements the chunker's Tokenizer protocol too."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, *, progress: bool = False):
+        """`progress`: show the model's loading bar (a build's; asking and serving stay quiet)."""
         if cfg.offline:
             os.environ["HF_HUB_OFFLINE"] = "1"
             os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        from sentence_transformers import SentenceTransformer
-
         self.name = cfg.name
         self.backend = cfg.backend  # recorded apart from the name: vectors stay comparable across backends
         self.device = resolve_device(cfg.device, cfg.backend)
         self.batch_size = cfg.batch_size
         path = resolve_model(cfg)
-        self.model = SentenceTransformer(path, device=self.device)
+        self.model = _load(path, self.device, progress)
         if cfg.backend != "torch":
             from qa.onnx_backend import use_onnx
 

@@ -91,21 +91,49 @@ class Citation:
 
 @dataclass(frozen=True)
 class Passage:
+    """Retrieved text of one article: a chunk, or overlapping chunks merged (their union, still one
+    slice of the article). `highlights` mark the answering sentences, `excerpt` the best of them
+    with its neighbours (what a short view shows); both are offsets inside `text`."""
+
     rank: int
     score: float
     text: str
     citation: Citation
     highlights: list[Span] = field(default_factory=list)
+    excerpt: Span | None = None
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """A sentence of another article that gives another value than the answer (another count,
+    date or name), verbatim; `passage` indexes `Result.passages`."""
+
+    text: str
+    passage: int
+    citation: Citation
 
 
 @dataclass(frozen=True)
 class AnswerSentence:
-    """The one sentence, verbatim, that best answers; `passage` indexes `Result.passages`."""
+    """The one sentence, verbatim, that best answers; `passage` indexes `Result.passages`.
+    `alternatives`: where the sources disagree, their sentences, most supported first."""
 
     text: str
     passage: int
     citation: Citation
     score: float
+    alternatives: list[Alternative] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Group:
+    """Passages of one outlet or one date (`key`; None: not stated), with the outlets and dates
+    they come from; `passages` index `Result.passages`, best first."""
+
+    key: str | None
+    sources: list[str]
+    dates: list[str]
+    passages: list[int]
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,8 @@ class Result:
     answer: AnswerSentence | None
     passages: list[Passage]
     took_ms: float
+    group_by: str | None = None  # "source" or "date" when the passages were asked for grouped
+    groups: list[Group] | None = None
 
     def to_dict(self) -> dict:
         """The JSON shape of the HTTP API (and of `qa ask --json`)."""

@@ -27,6 +27,8 @@ CONTROL_CLASS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
 BLANK_CLASS = r"\s\x1c-\x1f\x85"
 
 FILTER_KEYS = ("date_from", "date_to", "source", "doc_id")
+GROUP_BY = ("source", "date")  # passages grouped by outlet, or by date as a timeline
+STYLES = ("bibtex", "apa", "chicago", "csl-json")  # citation styles /api/cite and `qa ask --cite` give
 LIST_FILTER_KEYS = ("source", "doc_id")  # may repeat in a query string
 
 _CONTROL = re.compile(f"[{CONTROL_CLASS}]")
@@ -41,6 +43,7 @@ class AskRequest:
     top_k: int
     history: tuple[str, ...] = ()
     filters: Filters = Filters()
+    group_by: str | None = None
 
 
 def validate_question(value: Any) -> str:
@@ -76,6 +79,22 @@ def validate_top_k(value: Any, *, default: int, from_query: bool = False) -> int
         raise BadRequest(_TOP_K)
     if not 1 <= value <= MAX_TOP_K:
         raise BadRequest(_TOP_K)
+    return value
+
+
+def validate_group_by(value: Any) -> str | None:
+    """`group_by`: "source" (passages by outlet) or "date" (a timeline); absent or empty: by rank."""
+    if value is None or value == "":
+        return None
+    if value not in GROUP_BY:
+        raise BadRequest(f"'group_by' must be one of {', '.join(GROUP_BY)}")
+    return value
+
+
+def validate_style(value: Any) -> str:
+    """A citation style: one of STYLES."""
+    if value not in STYLES:
+        raise BadRequest(f"'style' must be one of {', '.join(STYLES)}")
     return value
 
 
@@ -144,16 +163,18 @@ def validate_ask(body: Mapping[str, Any], *, default_top_k: int) -> AskRequest:
     return AskRequest(question=validate_question(body.get("question")),
                       top_k=validate_top_k(body.get("top_k"), default=default_top_k),
                       history=validate_history(body.get("history")),
-                      filters=validate_filters(body.get("filters")))
+                      filters=validate_filters(body.get("filters")),
+                      group_by=validate_group_by(body.get("group_by")))
 
 
 def validate_ask_query(params: Mapping[str, Sequence[str]], *, default_top_k: int) -> AskRequest:
     """The query-string form of a question: `q` (or `question`), `top_k`, `history` repeated
-    once per earlier question, and the filters; each name mapped to all its values."""
+    once per earlier question, the filters and `group_by`; each name mapped to all its values."""
     def first(name: str) -> str | None:
         return params[name][0] if params.get(name) else None
 
     return AskRequest(question=validate_question(first("q") if params.get("q") else first("question")),
                       top_k=validate_top_k(first("top_k"), default=default_top_k, from_query=True),
                       history=validate_history(list(params.get("history") or ()) or None),
-                      filters=query_filters(params))
+                      filters=query_filters(params),
+                      group_by=validate_group_by(first("group_by")))

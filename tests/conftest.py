@@ -97,9 +97,16 @@ def backend_service(backend_config, seed_config, seed_service, encoder):
 
 
 def backend_args(cfg: Config) -> list[str]:
-    """The command-line options that name `cfg`'s data, index and storage backend."""
+    """The command-line options that name `cfg`'s data, index and storage backend (in Milvus, a
+    collection prefix other than the default comes in a config file: no option names it)."""
     args = ["--data", str(cfg.data_dir), "--index", str(cfg.index_dir), "--backend", cfg.storage.backend]
-    return args + (["--milvus-uri", cfg.storage.milvus.uri] if cfg.storage.backend == "milvus" else [])
+    if cfg.storage.backend != "milvus":
+        return args
+    args += ["--milvus-uri", cfg.storage.milvus.uri]
+    prefix = cfg.storage.milvus.collection_prefix
+    if prefix != Config().storage.milvus.collection_prefix:
+        args += ["--config", str(served_config(cfg, cfg.index_dir.parent / f"cli-{prefix}config.yaml"))]
+    return args
 
 
 @pytest.fixture()
@@ -244,3 +251,36 @@ def open_store(cfg: Config):
 
     backend = open_backend(cfg)
     return backend.open(backend.current(), model=cfg.model.name)
+
+
+FLOOD_QUESTION = "How many people did the flood in Millbrook kill?"
+# A small archive of several outlets, one spelt three ways, that disagree on a count.
+OUTLET_ARTICLES = {
+    "river-1.md": ("River Post", "2024-03-01", "Flood in Millbrook",
+                   "The flood in Millbrook killed 12 people, officials said on Friday. Rescue teams worked through "
+                   "the night.\n\nThe river rose by three metres in six hours."),
+    "river-2.md": ("RIVER POST", "2024-03-03", "Millbrook counts its losses",
+                   "The flood in Millbrook killed 14 people, the mayor said on Sunday. Two bridges were swept away."),
+    "river-3.md": ("River Post", "2024-03-06", "Market reopens",
+                   "The Millbrook market reopened on Wednesday. Traders set up their stalls on the square."),
+    "valley.md": ("Valley Times", "2024-03-02", "Flood toll",
+                  "The flood in Millbrook killed 12 people, according to the regional police. Farmers lost their "
+                  "harvest."),
+    "hill.md": ("Hill Gazette.", "2024-03-05", "Millbrook rebuilds",
+                "Volunteers repaired the school roof after the flood. The school reopened on Monday."),
+}
+
+
+@pytest.fixture(scope="session")
+def outlets_config(tmp_path_factory, encoder) -> Config:
+    """The small multi-outlet archive, built once into a temporary index."""
+    from qa.indexing.build import build_index
+
+    tmp = tmp_path_factory.mktemp("outlets")
+    (tmp / "data").mkdir()
+    for name, (source, date, title, body) in OUTLET_ARTICLES.items():
+        (tmp / "data" / name).write_text(f"---\ntitle: {title}\ndate: {date}\nsource: {source}\n---\n{body}\n",
+                                         encoding="utf-8")
+    cfg = make_config(tmp, tmp / "data")
+    build_index(cfg, encoder=encoder, progress=False)
+    return cfg

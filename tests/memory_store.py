@@ -60,16 +60,17 @@ class MemoryScores:
 
 
 class MemoryStore:
-    """Articles cut into chunks of `per_chunk` sentences (split at full stops)."""
+    """Articles cut into chunks of `per_chunk` sentences (split at full stops), each chunk after the
+    first repeating the `overlap` last sentences of the one before."""
 
-    def __init__(self, articles: list[Article], per_chunk: int = 2):
+    def __init__(self, articles: list[Article], per_chunk: int = 2, overlap: int = 0):
         self._articles = {a.doc_id: a for a in articles}
         self.rows: list[ChunkRow] = []
         self.segments: dict[str, list[Segment]] = {}
         for a in articles:
             segs = [Segment(m.start(), m.end()) for m in re.finditer(r"[^\s.][^.]*\.", a.text)]
             self.segments[a.doc_id] = segs
-            for first in range(0, len(segs), per_chunk):
+            for first in range(0, max(len(segs) - overlap, 1), per_chunk - overlap):
                 last = min(first + per_chunk, len(segs)) - 1
                 start, end = segs[first].start, segs[last].end
                 self.rows.append(ChunkRow(len(self.rows), a.doc_id, start, end, first, last, a.text[start:end]))
@@ -128,8 +129,9 @@ class MemoryStore:
     def summary(self) -> CorpusSummary:
         dates = sorted(a.date for a in self._articles.values() if a.date)
         sources = Counter(a.source for a in self._articles.values() if a.source)
+        ranked = sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
         return CorpusSummary(len(self._articles), dates[0] if dates else None, dates[-1] if dates else None,
-                             [s for s, _ in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))])
+                             [s for s, _ in ranked], [n for _, n in ranked])
 
     def close(self) -> None:
         pass

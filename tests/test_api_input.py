@@ -119,7 +119,7 @@ def test_security_headers_on_every_kind_of_response(client):
 def test_openapi_document_is_valid_and_served(client):
     document = client.get("/api/openapi.json").get_json()
     validate_spec(document)
-    assert set(document["paths"]) == {"/api/ask", "/api/health"}  # admin is off: not promised
+    assert set(document["paths"]) == {"/api/ask", "/api/cite", "/api/health"}  # admin is off: not promised
     conforms(client.get("/api/health"), "Health")
     conforms(client.get("/api/ask", query_string={"q": QUESTION, "top_k": 3}), "Result")
     conforms(client.post("/api/ask", json={"question": "Which football club won the 1998 cup final in Peru?"}),
@@ -129,6 +129,11 @@ def test_openapi_document_is_valid_and_served(client):
              "Result")
     conforms(client.get("/api/ask", query_string={"q": QUESTION, "source": "Trend", "history": "When?"}), "Result")
     conforms(client.post("/api/ask", json={"question": QUESTION, "filters": {"colour": "red"}}), "Error")
+    grouped = conforms(client.post("/api/ask", json={"question": "How many people's fate remains unknown?",
+                                                     "group_by": "date"}), "Result")
+    assert grouped["groups"] and grouped["answer"]["alternatives"]  # both new fields validated, filled
+    conforms(client.get("/api/ask", query_string={"q": QUESTION, "group_by": "source"}), "Result")
+    conforms(client.get("/api/cite", query_string={"doc_id": "nope", "style": "apa"}), "Error")
 
 
 def test_metrics_count_requests_and_describe_the_index(client, backend_service):

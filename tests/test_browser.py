@@ -9,7 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import yaml
-from conftest import ROOT, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, ServerProcess, make_config, stateless_server
+from conftest import (FLOOD_QUESTION, ROOT, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, ServerProcess, make_config,
+                      stateless_server)
 from playwright.sync_api import Page, expect, sync_playwright
 
 from qa.storage.local.versions import POINTER
@@ -23,7 +24,10 @@ DOCS = ROOT / "docs"
 QUESTION = "How many people died in the Khojaly massacre?"
 SECOND = "Where was the conference on the Karabakh heritage held?"
 OFF_TOPIC = "What is the capital of France?"
-EXAMPLES = [QUESTION, SECOND, "How many people's fate remains unknown?"]
+FATE = "How many people's fate remains unknown?"
+EXAMPLES = [QUESTION, SECOND, FATE]
+# axe-core from npm (scripts/test installs it), injected into pages by the tests only.
+AXE = ROOT / ".ci" / "node" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +124,10 @@ def test_ask_with_enter_and_keep_the_conversation(backend_web_server, backend_co
     expect(turn.locator(".passage")).to_have_count(len(expected["passages"]))
     first = expected["passages"][0]
     h = first["highlights"][0]
-    expect(turn.locator(".passage").first.locator("mark")).to_have_text(first["text"][h["start"]:h["end"]])
+    expect(turn.locator(".passage").first.locator("mark:visible").first).to_have_text(
+        first["text"][h["start"]:h["end"]])
     expect(page.locator("#starter")).to_be_hidden()
     expect(page.locator("#q")).to_be_focused()
-    if backend_config.storage.backend == "local":  # the README's picture, taken once
-        page.evaluate("window.scrollTo(0, 0)")
-        page.screenshot(path=str(DOCS / "screenshot-desktop.png"))
 
     with page.expect_request("**/reply") as request:
         second = ask(page, SECOND)
@@ -335,3 +337,170 @@ def test_no_index_then_server_gone(browser, tmp_path):
     expect(page.locator("#send")).to_be_enabled()
     expect(page.locator("#log > .turn")).to_have_count(2)
     page.context.close()
+
+
+# ---------------------------------------------------------------- issue 14: disagreements, groups, citations
+
+@pytest.fixture(scope="module")
+def outlets_server(outlets_config):
+    """The small multi-outlet archive (conftest.OUTLET_ARTICLES) served."""
+    proc = ServerProcess(outlets_config).wait_ready()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture()
+def axe_page(browser):
+    """A page whose context lets a test inject axe-core (the site's CSP allows only its own scripts)."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: scripts/test installs it (npm install --prefix .ci/node axe-core@4.14.1)")
+    page = new_page(browser, bypass_csp=True)
+    yield page
+    page.context.close()
+
+
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+
+
+def axe_violations(page: Page) -> list[dict]:
+    """What axe-core finds on the page as it is now: WCAG 2.0 and 2.1 A and AA rules, and its best practices."""
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate("""async (tags) => {
+        const found = await axe.run(document, {runOnly: {type: "tag", values: tags}});
+        return found.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(" "))}));
+    }""", WCAG_21_AA)
+
+
+def open_every_disclosure(page: Page) -> None:
+    page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+
+
+@pytest.mark.parametrize("width", [1280, 375])
+def test_every_page_passes_axe(web_server, outlets_server, axe_page, width):
+    """Pages drawn by the server, with every disclosure closed and then open, on a desktop and a phone."""
+    axe_page.set_viewport_size({"width": width, "height": 900})
+    cite = api_answer(web_server, QUESTION)["passages"][0]["citation"]
+    paths = [(web_server, "/"), (web_server, "/?q=" + requests.utils.quote(FATE)),
+             (web_server, f"/?q={requests.utils.quote(QUESTION)}&group_by=source"),
+             (outlets_server, f"/?q={requests.utils.quote(FLOOD_QUESTION)}&group_by=date"),
+             (web_server, "/?q=" + requests.utils.quote(OFF_TOPIC)), (web_server, "/?q=%20"),
+             (web_server, f"/articles/{cite['doc_id']}?chunk={cite['chunk_id']}"), (web_server, "/no-such-page")]
+    for server, path in paths:
+        axe_page.goto(server.url + path)
+        assert axe_violations(axe_page) == [], path
+        open_every_disclosure(axe_page)
+        assert axe_violations(axe_page) == [], f"{path}, every disclosure open"
+
+
+def test_turns_the_script_inserts_pass_axe(web_server, axe_page):
+    axe_page.goto(web_server.url + "/")
+    ask(axe_page, FATE)
+    ask(axe_page, QUESTION)
+    ask(axe_page, "why " * 501)  # refused: an error turn
+    open_every_disclosure(axe_page)
+    assert axe_violations(axe_page) == []
+    assert axe_page.dialogs == []
+
+
+def test_sources_that_differ_are_side_by_side(backend_web_server, backend_config, page):
+    server = backend_web_server
+    page.goto(server.url + "/")
+    expected = api_answer(server, FATE)["answer"]
+    turn = ask(page, FATE)
+    expect(turn.locator(".differ-lead")).to_contain_text("Sources differ.")
+    quotes = [expected, *expected["alternatives"]]
+    sides = turn.locator(".differ .side")
+    expect(sides.locator("blockquote")).to_have_text([q["text"] for q in quotes])
+    expect(sides.locator(".meta")).to_have_text([f"{q['citation']['source'] or 'outlet not stated'} · "
+                                                 f"{q['citation']['date']}" for q in quotes])
+    first, second = (sides.nth(i).bounding_box() for i in range(2))
+    assert abs(first["y"] - second["y"]) < 1 and second["x"] > first["x"] + first["width"] - 1  # side by side
+    expect(turn.locator("blockquote")).to_have_count(2)  # the answer is one side, never quoted twice
+    if backend_config.storage.backend == "local":  # the README's picture, taken once
+        page.evaluate("window.scrollTo(0, 0)")
+        page.screenshot(path=str(DOCS / "screenshot-desktop.png"))
+    assert page.dialogs == []
+
+
+def test_passages_show_their_sentence_and_open_to_the_whole(web_server, page):
+    page.goto(web_server.url + "/")
+    passages = api_answer(web_server, QUESTION)["passages"]
+    turn = ask(page, QUESTION)
+    n, expected = next((i, p) for i, p in enumerate(passages) if p["excerpt"]["end"] - p["excerpt"]["start"] < len(p["text"]))
+    passage = turn.locator(".passage").nth(n)
+    e = expected["excerpt"]
+    expect(passage.locator(".p-excerpt")).to_have_text(expected["text"][e["start"]:e["end"]])
+    expect(passage.locator(".whole .p-text")).to_be_hidden()
+    closed = turn.bounding_box()["height"]
+    passage.locator(".whole summary").click()
+    expect(passage.locator(".whole .p-text")).to_be_visible()
+    expect(passage.locator(".whole .p-text")).to_have_text(expected["text"])
+    expect(passage.locator(".p-excerpt")).to_be_hidden()  # the excerpt gives way: no sentence shown twice
+    assert turn.bounding_box()["height"] > closed
+    passage.locator(".whole summary").click()
+    expect(passage.locator(".p-excerpt")).to_be_visible()
+
+
+def test_copy_buttons_put_each_citation_on_the_clipboard(web_server, browser):
+    page = new_page(browser)
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=web_server.url)
+    page.goto(web_server.url + "/")
+    doc_id = api_answer(web_server, QUESTION)["answer"]["citation"]["doc_id"]
+    turn = ask(page, QUESTION)
+    cite_as = turn.locator(".reply.answer > .cite .cite-as")
+    expect(cite_as.locator(".copy").first).to_be_hidden()  # closed until asked for
+    cite_as.locator("summary").click()
+    expect(cite_as.locator("a.cite-style").first).to_be_hidden()  # with the script: buttons, not links
+    for style, label in (("apa", "APA"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON")):
+        cite_as.get_by_role("button", name=f"Copy {label}").click()
+        expect(page.locator("#copy-status")).to_have_text(f"{label} citation copied")
+        reference = requests.get(web_server.url + "/api/cite", params={"doc_id": doc_id, "style": style}, timeout=30)
+        assert page.evaluate("navigator.clipboard.readText()") == reference.text
+    assert page.dialogs == []
+    page.context.close()
+
+
+def test_without_javascript_each_citation_style_is_a_link(web_server, browser):
+    page = new_page(browser, java_script_enabled=False)
+    page.goto(web_server.url + "/?q=" + requests.utils.quote(QUESTION))
+    cite_as = page.locator(".reply.answer > .cite .cite-as")
+    cite_as.locator("summary").click()
+    expect(cite_as.locator(".copy").first).to_be_hidden()
+    cite_as.get_by_role("link", name="Chicago").click()
+    page.wait_for_url("**/api/cite?*")
+    assert "“" in page.locator("body").text_content() and parse_qs(urlsplit(page.url).query)["style"] == ["chicago"]
+    page.context.close()
+
+
+def test_an_archive_of_outlets_grouped_by_outlet_and_as_a_timeline(outlets_server, page):
+    page.goto(outlets_server.url + "/")
+    expect(page.locator(".corpus")).to_have_text("5 articles, 2024-03-01 to 2024-03-06, from 3 outlets "
+                                                 "(choose one under Filters).")
+    page.click("#filters summary")
+    expect(page.locator("#source option")).to_have_text(["Any outlet", "River Post", "Hill Gazette.", "Valley Times"])
+    page.select_option("#group_by", "source")
+    with page.expect_request("**/reply") as request:
+        turn = ask(page, FLOOD_QUESTION)
+    assert request.value.post_data_json == {"question": FLOOD_QUESTION, "history": [], "group_by": "source"}
+    api = requests.post(outlets_server.url + "/api/ask", json={"question": FLOOD_QUESTION, "group_by": "source"},
+                        timeout=30).json()
+    expect(turn.locator(".group-head strong")).to_have_text([g["key"] for g in api["groups"]])
+    river = turn.locator(".group").filter(has_text="River Post").first
+    expect(river.locator(".passage")).to_have_count(len(next(g for g in api["groups"] if g["key"] == "River Post")["passages"]))
+    assert "RIVER POST" not in turn.text_content()  # one outlet, one name
+    expect(turn.locator(".differ .side blockquote")).to_have_count(2)  # 12 people or 14
+    page.click("#filters summary")  # closed, so the picture shows the groups
+    turn.locator(".passages > summary").evaluate("node => node.scrollIntoView()")
+    page.screenshot(path=str(DOCS / "screenshot-grouped.png"))
+    page.click("#filters summary")
+
+    page.select_option("#group_by", "date")
+    timeline = ask(page, FLOOD_QUESTION)
+    dates = timeline.locator(".group-head strong").all_text_contents()
+    assert dates == sorted(dates) and len(dates) >= 3
+    page.select_option("#group_by", "")
+    page.select_option("#source", "River Post")
+    filtered = ask(page, FLOOD_QUESTION)
+    metas = filtered.locator(".passage .cite .meta").all_text_contents()
+    assert len(metas) >= 2 and {m.split(" · ")[0] for m in metas} == {"River Post"}  # every spelling, one name
+    assert page.dialogs == []

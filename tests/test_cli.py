@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 
 from conftest import backend_args
 from qa.cli import cli
+from qa.config import Config
 
 QUESTION = "How many people died in the Khojaly massacre?"
 
@@ -23,7 +25,9 @@ def test_help_does_not_load_torch():
 
 def test_build_info_ask(runner, tmp_path, backend_config):
     # A new index beside the seed's: its own folder, and in Milvus the default collection prefix.
-    args = backend_args(backend_config.replace(index_dir=tmp_path / "idx"))
+    storage = backend_config.storage
+    fresh = dataclasses.replace(storage, milvus=dataclasses.replace(storage.milvus, collection_prefix=Config().storage.milvus.collection_prefix))
+    args = backend_args(backend_config.replace(index_dir=tmp_path / "idx", storage=fresh))
     r = runner.invoke(cli, ["index", "build", *args])
     assert r.exit_code == 0, r.output
     assert "5 articles" in r.output and "0 skipped files" in r.output
@@ -73,3 +77,49 @@ def test_errors_are_one_line_and_nonzero(runner, tmp_path):
         assert message in r.output, (args, r.output)
         assert "Traceback" not in r.output
         assert len(r.output.strip().splitlines()) <= 3
+
+
+def test_ask_prints_no_model_loading_bar_and_build_does(tmp_path):
+    """The model's "Loading weights" bar belongs to `qa index build`; `qa ask` prints only its answer."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "one.txt").write_text("The harbour reopened on Monday after repairs. Ships returned at once.")
+    index = ["--data", str(data), "--index", str(tmp_path / "idx")]
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        out = subprocess.run([sys.executable, "-m", "qa", *args], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return out
+
+    assert "Loading weights" in run("index", "build", *index).stderr
+    asked = run("ask", "When did the harbour reopen?", *index)
+    assert "Loading weights" not in asked.stderr + asked.stdout and "%|" not in asked.stderr
+    assert "reopened on Monday" in asked.stdout
+
+
+def test_ask_names_the_sources_that_differ_and_cites_them(runner, backend_config):
+    fate = "How many people's fate remains unknown?"
+    r = runner.invoke(cli, ["ask", fate, *backend_args(backend_config), "--cite", "bibtex", "--top-k", "3"])
+    assert r.exit_code == 0, r.output
+    answer, rest = r.output.split("Sources differ:", 1)
+    assert ("fate of 150" in answer) != ("fate of 197" in answer) and ("fate of 150" in rest.split("[1]")[0]
+                                                                      or "fate of 197" in rest.split("[1]")[0])
+    references = r.output.split("References (bibtex):", 1)[1]
+    assert "@misc{002_7488947501e1abfc," in references  # no outlet stated: a @misc entry
+    assert "@article{001_29f152ea19aaed47," in references and 'journal = "AzerNEWS"' in references
+
+
+def test_ask_json_carries_the_references(runner, backend_config):
+    r = runner.invoke(cli, ["ask", QUESTION, *backend_args(backend_config), "--json", "--cite", "csl-json"])
+    assert r.exit_code == 0, r.output
+    body = json.loads(r.stdout)
+    cited = list(dict.fromkeys([body["answer"]["citation"]["doc_id"]] + [p["citation"]["doc_id"] for p in body["passages"]]))
+    assert [ref["doc_id"] for ref in body["references"]] == cited
+    assert all(json.loads(ref["text"])[0]["id"] == ref["doc_id"] and ref["style"] == "csl-json" for ref in body["references"])
+    plain = json.loads(runner.invoke(cli, ["ask", QUESTION, *backend_args(backend_config), "--json"]).stdout)
+    assert "references" not in plain and plain["answer"]["alternatives"] == []
+
+
+def test_ask_refuses_an_unknown_citation_style(runner, backend_config):
+    r = runner.invoke(cli, ["ask", QUESTION, *backend_args(backend_config), "--cite", "mla"])
+    assert r.exit_code == 2 and "'mla' is not one of 'bibtex', 'apa', 'chicago', 'csl-json'" in r.output

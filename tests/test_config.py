@@ -77,6 +77,9 @@ def test_relative_paths_follow_the_config_file(tmp_path):
     ("server:\n  threads: 0", "'server.threads' must be at least 1"),
     ("server:\n  reload_interval: -1", "'server.reload_interval' must be 0 or more"),
     ("key: [unclosed", "not valid YAML"),
+    ("search:\n  outlet_aliases: [FOX News]", "'search.outlet_aliases' must be a dict"),
+    ("search:\n  outlet_aliases: {FOX News - Health: 3}", "'search.outlet_aliases' must map outlet names"),
+    ("search:\n  outlet_aliases: {'  ': FOX News}", "'search.outlet_aliases' must map outlet names"),
 ])
 def test_bad_config_is_one_clear_error(tmp_path, text, message):
     path = tmp_path / "c.yaml"
@@ -93,3 +96,10 @@ def test_remote_model_needs_offline_false():
         resolve_model(ModelConfig(name="someone/some-model"))
     assert resolve_model(ModelConfig(name="someone/some-model", offline=False)) == "someone/some-model"
     assert Path(resolve_model(ModelConfig())).is_dir()
+
+
+def test_outlet_aliases_are_read_as_a_table(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("search:\n  outlet_aliases:\n    FOX News - Health: FOX News\n    Fox Life: FOX News\n")
+    assert load_config(path).search.outlet_aliases == {"FOX News - Health": "FOX News", "Fox Life": "FOX News"}
+    assert Config().search.outlet_aliases == {} and Config().search.outlet_aliases is not Config().search.outlet_aliases

@@ -110,10 +110,12 @@ def _write(tmp_path: Path, *lines: str) -> Path:
 
 def test_load_questions_reads_every_field(tmp_path):
     path = _write(tmp_path, json.dumps({"question": "Who spoke there?", "answerable": True, "contains": ["a", "b"],
-                                        "all": True, "history": ["Where was it?"], "tag": "follow-up"}),
+                                        "all": True, "history": ["Where was it?"], "tag": "follow-up",
+                                        "half": "report", "sources_differ": True}),
                   "", json.dumps({"question": "Capital of Peru?", "answerable": False}))
     first, second = questions.load_questions(path)
-    assert first == questions.Question("Who spoke there?", True, ("a", "b"), True, ("Where was it?",), "follow-up")
+    assert first == questions.Question("Who spoke there?", True, ("a", "b"), True, ("Where was it?",), "follow-up",
+                                       "report", differ=True)
     assert second == questions.Question("Capital of Peru?", False)
 
 
@@ -132,12 +134,26 @@ def test_load_questions_reads_every_field(tmp_path):
     ('{"question": "q", "answerable": true, "contains": ["x"], "history": ["ok", 3]}', "'history' must be a list"),
     ('{"question": "q", "answerable": true, "contains": ["x"], "history": ["a\\u0001b"]}', "in 'history': 'question' contains control"),
     ('{"question": "q", "answerable": true, "contains": ["x"], "tag": 5}', "'tag' must be a string"),
+    ('{"question": "q", "answerable": false, "half": "test"}', "'half' must be \"train\" or \"report\""),
+    ('{"question": "q", "answerable": true, "contains": ["x"], "sources_differ": "yes"}',
+     "'sources_differ' must be true or false"),
 ])
 def test_load_questions_rejects_a_bad_line_naming_it(tmp_path, line, message):
     path = _write(tmp_path, '{"question": "fine", "answerable": false}', line)
     with pytest.raises(questions.EvalError, match=message) as info:
         questions.load_questions(path)
     assert f"{path}:2" in info.value.message
+
+
+def test_select_half_keeps_one_half_in_file_order():
+    qs = [questions.Question(str(i), False, half=h) for i, h in enumerate(["train", "report", "train", None])]
+    assert [q.question for q in questions.select_half(qs, "train")] == ["0", "2"]
+    assert [q.question for q in questions.select_half(qs, "report")] == ["1"]
+    assert questions.select_half(qs, None) == qs
+    with pytest.raises(questions.EvalError, match="no questions in the 'report' half"):
+        questions.select_half(qs[:1], "report")
+    with pytest.raises(questions.EvalError, match="unknown half 'test'"):
+        questions.select_half(qs, "test")
 
 
 def test_load_questions_rejects_empty_and_unreadable_files(tmp_path):
@@ -167,6 +183,27 @@ def test_every_gold_substring_is_verbatim_in_an_article():
     missing = [(q.question, g) for q in questions.load_questions(SEED_QUESTIONS) for g in q.contains
                if not any(metrics.fold(g) in text for text in articles)]
     assert missing == []
+
+
+def test_alternatives_are_counted_against_the_questions_whose_sources_agree():
+    def outcome(differ: bool, alternatives: tuple[str, ...], answerable: bool = True):
+        q = questions.Question("q", answerable, ("x",) if answerable else (), differ=differ)
+        return questions.Outcome(q, False, "x", ["x"], 1.0, alternatives)
+
+    summary = questions.alternatives_summary([outcome(True, ("a",)), outcome(True, ()), outcome(False, ("b", "c")),
+                                              outcome(False, ()), outcome(False, ("d",), answerable=False)])
+    assert summary == {"questions_with_alternatives": 3, "on_questions_whose_sources_agree": 2,
+                       "precision": 0.3333, "found_where_sources_differ": 1, "sources_differ": 2}
+    assert questions.alternatives_summary([outcome(False, ())])["precision"] is None
+
+
+def test_the_seed_sets_disagreements_are_in_the_articles():
+    """Each question marked `sources_differ` has gold text from two articles."""
+    articles = [metrics.fold(p.read_text(encoding="utf-8")) for p in sorted(SEED_DATA.iterdir())]
+    marked = [q for q in questions.load_questions(SEED_QUESTIONS) if q.differ]
+    assert len(marked) == 2
+    for q in marked:
+        assert len({i for g in q.contains for i, a in enumerate(articles) if metrics.fold(g) in a}) >= 2
 
 
 def test_run_questions_ranks_even_when_the_service_abstains(seed_service):
@@ -223,6 +260,8 @@ def test_qa_eval_text_report_and_failing_gate(runner, seed_config, tmp_path):
     ([str(SEED_QUESTIONS), "--keep-index", "kept"], "need --multihop"),
     (["--multihop", "--sweep"], "apply to a question file"),
     (["--multihop", "--min-recall5", "0.5"], "apply to a question file"),
+    (["--multihop", "--half", "train"], "apply to a question file"),
+    ([str(SEED_QUESTIONS), "--half", "test"], "Invalid value for '--half'"),
 ])
 def test_qa_eval_usage_errors(runner, args, message):
     result = runner.invoke(cli, ["eval", *args])
@@ -235,6 +274,13 @@ def test_qa_eval_bad_question_file_is_one_line_error(runner, tmp_path):
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [f"Error: {tmp_path / 'q.jsonl'}:1: malformed JSON "
                                                   "(Expecting property name enclosed in double quotes)"]
+
+
+def test_qa_eval_half_the_file_does_not_mark_is_one_line_error(runner):
+    result = runner.invoke(cli, ["eval", str(SEED_QUESTIONS), "--half", "train"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == ["Error: no questions in the 'train' half "
+                                                  "(mark them with \"half\": \"train\")"]
 
 
 def test_qa_eval_without_an_index_says_to_build_one(runner, tmp_path):
@@ -308,3 +354,10 @@ def test_multihop_kept_index_is_reused_until_the_chunking_changes(encoder, runne
     rebuilt = multihop.run_multihop(bare, MULTIHOP, **run)
     assert rebuilt["build_seconds"] is not None and rebuilt["chunking"]["header"] is False
     assert (kept / "index" / "CURRENT").read_text() != version
+
+
+def test_the_printed_table_says_how_often_alternatives_were_wrong():
+    q = questions.Question("q", True, ("x",), differ=True)
+    summary = questions.summarize([questions.Outcome(q, False, "x", ["x"], 1.0, ("y",))])
+    assert "alternatives              on 1 question(s), 0 of them where the sources agree; found on 1 of 1 where they " \
+           "differ" in tables.format_questions(summary)

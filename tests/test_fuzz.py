@@ -116,3 +116,13 @@ def test_a_request_line_past_the_cap_is_cut_off_before_it_is_held(server):
         answer = conn.recv(200)
     assert not answer or answer.startswith(b"HTTP/1.1 414")
     assert requests.get(server.url + "/api/health", timeout=30).status_code == 200
+
+
+def test_the_fuzzed_document_has_every_operation_and_parameter(served_schema):
+    """What the fuzzing above reaches: /api/cite and group_by (GET parameter and POST field) too."""
+    operations = {(op.method.upper(), op.path): op for op in (r.ok() for r in served_schema.get_all_operations())}
+    assert set(operations) == {("GET", "/api/ask"), ("POST", "/api/ask"), ("GET", "/api/cite"), ("GET", "/api/health")}
+    assert {"group_by", "source", "history"} <= {p.name for p in operations["GET", "/api/ask"].query}
+    assert {p.name for p in operations["GET", "/api/cite"].query} == {"doc_id", "style"}
+    body = served_schema.raw_schema["components"]["schemas"]["AskRequest"]["properties"]
+    assert "group_by" in body

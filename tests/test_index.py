@@ -163,7 +163,8 @@ def test_ranking_arrays_give_back_what_the_build_wrote(tmp_path):
             a = record.article
             assert store.chunk_meta([chunk_id])[chunk_id] == ChunkMeta(a.doc_id, a.source, a.date)
             chunk_id += 1
-    assert store.summary() == CorpusSummary(4, "2023-09-30", "2023-10-05", ["Outlet A", "Outlet B", "outlet a"])
+    assert store.summary() == CorpusSummary(4, "2023-09-30", "2023-10-05", ["Outlet A", "Outlet B", "outlet a"],
+                                            [1, 1, 1])
 
 
 @pytest.mark.parametrize("where", [

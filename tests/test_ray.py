@@ -135,3 +135,41 @@ def test_placement_gives_each_gpu_an_actor_and_cpus_two_each():
 def test_placement_errors(cfg, resources, message):
     with pytest.raises(ConfigError, match=message):
         placement(cfg, resources)
+
+
+class FlakyRay:
+    """A stand-in for `ray` whose first `failures` starts fail with `error`."""
+
+    def __init__(self, failures: int, error: str):
+        self.failures, self.error, self.folders, self.shutdowns = failures, error, [], 0
+
+    def init(self, **kwargs):
+        self.folders.append(Path(kwargs["_temp_dir"]))
+        if len(self.folders) <= self.failures:
+            raise RuntimeError(self.error)
+
+    def shutdown(self):
+        self.shutdowns += 1
+
+
+GCS_TIMEOUT = "Timed out waiting for file /tmp/qa-ray-x/session/gcs_server_port_abc"
+
+
+def test_a_local_cluster_whose_gcs_never_came_up_is_started_once_more():
+    from qa.indexing.distributed import _local_cluster
+
+    ray = FlakyRay(1, GCS_TIMEOUT)
+    with _local_cluster(ray):
+        assert len(ray.folders) == 2 and not ray.folders[0].exists() and ray.folders[1].exists()
+    assert not ray.folders[1].exists() and ray.shutdowns == 2
+
+
+@pytest.mark.parametrize("failures,error", [(2, GCS_TIMEOUT), (1, "raylet crashed")])
+def test_a_local_cluster_that_does_not_start_is_one_clear_error(failures, error):
+    from qa.indexing.distributed import _local_cluster
+
+    ray = FlakyRay(failures, error)
+    with pytest.raises(ConfigError, match="the local Ray cluster did not start"):
+        with _local_cluster(ray):
+            pass
+    assert len(ray.folders) == min(failures, 2) and not any(f.exists() for f in ray.folders)

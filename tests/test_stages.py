@@ -141,3 +141,61 @@ def test_article_penalty_spreads_the_top():
 def test_abstains_when_nothing_matches(question):
     result = Answerer(MemoryStore(ARTICLES), HashingEncoder(), SearchConfig()).ask(question, 3)
     assert result.abstained and result.answer is None and result.passages == []
+
+
+def test_outlet_spellings_are_one_outlet_in_filters_boosts_and_citations():
+    """"Gamma Daily" and "GAMMA-DAILY" are one outlet: a filter on either spelling finds both, a
+    question naming it boosts both, and citations show the most frequent spelling."""
+    spelled = ARTICLES + [dataclasses.replace(ARTICLES[3], doc_id="copy2", path="copy2.txt", source="GAMMA-DAILY",
+                                              date="2024-03-04")]
+    store = MemoryStore(spelled + [dataclasses.replace(ARTICLES[3], doc_id="copy3", source="Gamma Daily",
+                                                       date="2024-03-05")])
+    a = Answerer(store, HashingEncoder(), dataclasses.replace(SearchConfig(), min_score=float("-inf"), dedupe=False))
+    assert a.outlets.names[:1] == ("Gamma Daily",)
+    filtered = a.ask("When did the harbour reopen?", 5, filters=Filters(sources=("gamma-daily",)))
+    assert {"copy", "copy2", "copy3"} == set(docs(filtered))
+    assert {p.citation.source for p in filtered.passages} == {"Gamma Daily"}
+    question = "What did Gamma Daily report about the harbour reopening?"
+    query = a.analyser.analyse([question], [()], Filters())[0]
+    assert set(query.outlets) == {"Gamma Daily", "GAMMA-DAILY"}
+    assert set(docs(a.ask(question, 3))) == {"copy", "copy2", "copy3"}  # all three boosted above "harbour"
+
+
+def test_overlapping_chunks_of_one_article_are_one_passage():
+    """Chunks repeating a sentence of the one before: both retrieved, they are quoted once, as the
+    union of their offsets, still an exact slice of the article, with both answering sentences marked."""
+    store = MemoryStore(ARTICLES, per_chunk=3, overlap=1)
+    cfg = dataclasses.replace(SearchConfig(), min_score=float("-inf"), dedupe=False, article_penalty=0)
+    a = Answerer(store, HashingEncoder(), cfg)
+    question = "Why was the old bridge closed, how long will the repairs of the piers take, where does traffic go?"
+    hits = a.retriever.search(a.analyser.analyse([question], [()], Filters())[0], 4)
+    bridge = sorted((h.row.start, h.row.end) for h in hits if h.row.doc_id == "bridge")
+    assert len(bridge) == 2 and bridge[1][0] < bridge[0][1]  # the two chunks of the bridge overlap
+    result = a.ask(question, 4)
+    assert len(result.passages) == 3 and [p.rank for p in result.passages] == [1, 2, 3]
+    (merged,) = [p for p in result.passages if p.citation.doc_id == "bridge"]
+    text = store.article("bridge").text
+    assert (merged.citation.start, merged.citation.end) == (bridge[0][0], bridge[1][1])
+    assert merged.text == text[merged.citation.start:merged.citation.end]
+    assert merged.text.count("Repairs will take six months.") == 1
+    marked = [merged.text[h.start:h.end] for h in merged.highlights]
+    assert len(marked) == len(set(marked)) >= 1 and all(m.endswith(".") for m in marked)
+    e = merged.excerpt
+    assert 0 <= e.start < e.end <= len(merged.text) and any(e.start <= h.start and h.end <= e.end for h in merged.highlights)
+    answer = result.passages[result.answer.passage]
+    assert result.answer.text in answer.text and answer.citation.doc_id == result.answer.citation.doc_id
+
+
+def test_the_excerpt_is_the_best_sentence_with_its_neighbours():
+    store = MemoryStore(ARTICLES, per_chunk=4)
+    a = Answerer(store, HashingEncoder(), dataclasses.replace(SearchConfig(), min_score=float("-inf")))
+    passage = a.ask("How many books does the school library hold?", 1).passages[0]
+    assert passage.text[passage.excerpt.start:passage.excerpt.end] == (
+        "It has 300 pupils. The school library holds 5000 books. Teachers came from the city.")
+    h = passage.highlights[0]
+    assert passage.text[h.start:h.end] == "The school library holds 5000 books."
+    paragraphs = Article("p", "p.txt", "A new school opened. It has 300 pupils.\n\nThe library holds 5000 books.\n\n"
+                         "Teachers came from the city.", source="Alpha News")
+    a = Answerer(MemoryStore([paragraphs], per_chunk=4), HashingEncoder(), dataclasses.replace(SearchConfig(), min_score=float("-inf")))
+    passage = a.ask("How many books does the library hold?", 1).passages[0]
+    assert passage.text[passage.excerpt.start:passage.excerpt.end] == "The library holds 5000 books."  # its paragraph

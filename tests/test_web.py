@@ -15,7 +15,7 @@ from qa.config import WebConfig, load_config
 from qa.errors import ConfigError
 from qa.asking.service import Service
 from qa.models import Filters
-from qa.http.web import ERROR_LEADS, describe_filters, outlets, pieces
+from qa.http.web import ERROR_LEADS, describe_filters, pieces
 
 QUESTION = "How many people died in the Khojaly massacre?"
 OFF_TOPIC = "What is the capital of France?"
@@ -64,13 +64,19 @@ def test_empty_state_describes_the_corpus_and_offers_examples(web_client, backen
     corpus = text(doc.get_element_by_id("intro-title").getparent().find_class("corpus")[0])
     assert corpus.startswith("5 articles")
     assert f"{summary.date_from} to {summary.date_to}" in corpus
-    assert all(source in corpus for source in summary.sources)
+    # The outlets are counted once each ("AzerNEWS" and "Azernews" are one) and offered in the filter,
+    # not listed: an archive of 49 outlets would make a wall of names.
+    assert "from 2 outlets (choose one under Filters)." in corpus
+    assert not any(source in corpus for source in summary.sources)
+    assert doc.get_element_by_id("intro-title").getparent().xpath(".//a[text()='Filters']/@href") == ["#source"]
     examples = doc.find_class("example")
     assert [text(a) for a in examples] == EXAMPLES
     assert parse_qs(urlsplit(examples[0].get("href")).query) == {"q": [QUESTION]}
     assert not turns(doc)
-    assert doc.get_element_by_id("log").get("role") == "log"
-    assert doc.get_element_by_id("log").get("aria-live") == "polite"
+    # The turns are a list; the region announcing them is its parent (a list may not be a log itself).
+    conversation = doc.get_element_by_id("log").getparent()
+    assert doc.get_element_by_id("log").tag == "ol" and conversation.get("role") == "log"
+    assert conversation.get("aria-live") == "polite" and conversation.get("aria-label") == "Conversation"
     label = doc.xpath("//label[@for='q']")
     assert label and text(label[0]) == "Your question"
 
@@ -97,14 +103,45 @@ def test_question_in_the_url_renders_the_cited_answer(web_client, client, backen
     assert text(turn.find_class("meta")[0]) == f"{cite['source'] or 'outlet not stated'} · {cite['date']}"
 
     passages = turn.find_class("passage")
-    assert len(passages) == len(api["passages"]) == backend_config.search.top_k
+    assert len(passages) == len(api["passages"]) >= 2
     for node, passage in zip(passages, api["passages"]):
-        assert text(node.find_class("p-text")[0]) == passage["text"]
-        marks = [text(m) for m in node.xpath(".//mark")]
-        assert marks == [passage["text"][h["start"]:h["end"]] for h in passage["highlights"]]
-        assert text(node.find_class("score")[0]) == f"relevance {passage['score']:.2f}"
+        check_passage(node, passage)
+        assert "relevance" not in text(node) and not node.find_class("score")  # no score a reader cannot read
+    check_cite_buttons(turn, [api["answer"]["citation"]] + [p["citation"] for p in api["passages"]])
     share = turn.find_class("share")[0].xpath(".//a")[0]
     assert parse_qs(urlsplit(share.get("href")).query) == {"q": [QUESTION]}
+
+
+def check_passage(node, passage: dict) -> None:
+    """A passage shows its excerpt (the answering sentence and its neighbours) and opens, on request,
+    to the whole passage; every shown text is the API's verbatim text, every mark a highlight."""
+    e, whole = passage["excerpt"], passage["text"]
+    marks = [whole[h["start"]:h["end"]] for h in passage["highlights"]]
+    if e["start"] > 0 or e["end"] < len(whole):
+        (short,) = node.find_class("p-excerpt")
+        assert text(short) == whole[e["start"]:e["end"]]
+        assert set(text(m) for m in short.xpath(".//mark")) <= set(marks) and short.xpath(".//mark")
+        (details,) = node.xpath("./details[@class='whole']")
+        assert text(details.find("summary")) == "Whole passage" and details.get("open") is None
+        node = details
+    (full,) = node.find_class("p-text")
+    assert text(full) == whole
+    assert [text(m) for m in full.xpath(".//mark")] == marks
+
+
+def check_cite_buttons(turn, citations: list[dict]) -> None:
+    """Beside each citation, "Cite" offers each style: a link to /api/cite, and a copy button."""
+    blocks = turn.find_class("cite-as")
+    assert len(blocks) == len(citations)
+    for block, c in zip(blocks, citations):
+        assert text(block.find("summary")) == "Cite"
+        links = [urlsplit(a.get("href")) for a in block.find_class("cite-style")]
+        assert {u.path for u in links} == {"/api/cite"}
+        assert [parse_qs(u.query) for u in links] == [{"doc_id": [c["doc_id"]], "style": [s]}
+                                                      for s in ("apa", "chicago", "bibtex", "csl-json")]
+        buttons = block.xpath(".//button[@class='copy']")
+        assert [b.get("data-url") for b in buttons] == [a.get("href") for a in block.find_class("cite-style")]
+        assert [text(b) for b in buttons] == ["Copy APA", "Copy Chicago", "Copy BibTeX", "Copy CSL-JSON"]
 
 
 def test_top_k_in_the_url(web_client):
@@ -241,8 +278,9 @@ def test_the_turns_the_script_shows_alone_are_rendered_into_the_page(web_client)
 
 
 REPLY_WORDS = ["You asked", "Not answered", "From the articles", "Searching the articles", "Filtered",
-               "do not answer", "Supporting passages", "relevance", "Link to this answer", "publisher",
-               "outlet not stated", "undated", *ERROR_LEADS.values()]
+               "do not answer", "Supporting passages", "Link to this answer", "publisher", "outlet not stated",
+               "undated", "Sources differ", "Whole passage", "Copy APA", "citation copied", "Outlet not stated",
+               *ERROR_LEADS.values()]
 
 
 def test_the_pages_script_writes_no_words_of_a_reply():
@@ -284,8 +322,9 @@ def test_source_view_marks_a_whole_chunk_or_offsets_alone(web_client, backend_se
 
 def test_every_citation_link_opens_its_passage(web_client, backend_service):
     store = backend_service.store()
-    links = page(web_client.get("/", query_string={"q": QUESTION})).find_class("cite-link")
-    assert len(links) == 6  # the answer and five passages
+    doc = page(web_client.get("/", query_string={"q": QUESTION}))
+    links = doc.find_class("cite-link")
+    assert len(links) == 1 + len(doc.find_class("passage")) >= 3  # the answer and each passage
     for link in links:
         url = urlsplit(link.get("href"))
         query = {k: int(v[0]) for k, v in parse_qs(url.query).items()}
@@ -420,25 +459,29 @@ def test_filters_form_offers_the_index_outlets(web_client, backend_service):
     doc = page(web_client.get("/"))
     form = doc.get_element_by_id("ask")
     (details,) = form.xpath(".//details[@id='filters']")
-    assert text(details.find("summary")) == "Filters" and details.get("open") is None
+    assert text(details.find("summary")) == "Filters and grouping" and details.get("open") is None
     for name, words in (("date_from", "From"), ("date_to", "To")):
         (field,) = form.xpath(f".//input[@name='{name}']")
         assert field.get("type") == "date" and text(field.getparent()).strip() == words
     (select,) = form.xpath(".//select[@name='source']")
     assert text(select.getparent()).startswith("Outlet")
     sources = backend_service.store().summary().sources
-    choices = outlets(sources)
-    assert len(choices) > 1 and {s.lower() for s in choices} == {s.lower() for s in sources}
+    choices = list(backend_service.answerer().outlets.names)
+    assert choices == ["AzerNEWS", "Trend"] and len(sources) == 3  # "Azernews" is AzerNEWS
     assert [(o.get("value"), text(o)) for o in select.xpath("option")] == [("", "Any outlet")] + [(None, s) for s in choices]
     assert not select.xpath("option[@selected]")
+    (arrange,) = form.xpath(".//select[@name='group_by']")
+    assert text(arrange.getparent()).startswith("Passages")
+    assert [(o.get("value"), text(o)) for o in arrange.xpath("option")] == [
+        ("", "by relevance"), ("source", "by outlet"), ("date", "by date, oldest first")]
 
 
 def test_an_outlet_filter_keeps_only_that_outlets_passages(web_client, backend_service):
     _, unfiltered = replies(web_client, {"q": QUESTION, "top_k": 10})
-    for source in outlets(backend_service.store().summary().sources):
+    for source in backend_service.answerer().outlets.names:
         turn, metas = replies(web_client, {"q": QUESTION, "top_k": 10, "source": source})
-        outlet = [m.split(" · ")[0].lower() for m in metas]  # an outlet filter ignores case
-        assert outlet and set(outlet) == {source.lower()}
+        outlet = [m.split(" · ")[0] for m in metas]  # citations name the merged outlet
+        assert outlet and set(outlet) == {source}
         assert any(m.split(" · ")[0].lower() != source.lower() for m in unfiltered)  # it excluded something
         assert text(turn.find_class("filtered")[0]) == f"Filtered: {source}"
         share = turn.find_class("share")[0].xpath(".//a")[0]
@@ -491,10 +534,6 @@ def test_invalid_filters_are_replies_in_words(web_client, query, words):
     assert doc.get_element_by_id("ask") is not None and doc.find_class("corpus")
 
 
-def test_outlet_choices_ignore_case_like_the_filter():
-    assert outlets(["AzerNEWS", "Trend", "Azernews", "trend", "APA"]) == ["AzerNEWS", "Trend", "APA"]
-
-
 def test_filters_are_described_in_one_line():
     assert describe_filters(Filters()) is None
     assert describe_filters(Filters(sources=("AzerNEWS",), date_from="2025-01-01")) == "Filtered: AzerNEWS, from 2025-01-01"
@@ -519,3 +558,50 @@ def test_example_questions_must_be_text(tmp_path):
         path.write_text(bad)
         with pytest.raises(ConfigError, match="web.examples"):
             load_config(path)
+
+
+@pytest.mark.parametrize("group_by, head", [("source", "Outlet not stated"), ("date", "Undated")])
+def test_a_reply_arranged_by_outlet_or_by_date(web_client, client, group_by, head):
+    """The same passages under a head per outlet (with its dates) or per date (with its outlets)."""
+    api = client.get("/api/ask", query_string={"q": QUESTION, "top_k": 10, "group_by": group_by}).get_json()
+    r = web_client.get("/", query_string={"q": QUESTION, "top_k": 10, "group_by": group_by})
+    doc = page(r)
+    (turn,) = turns(doc)
+    groups = turn.find_class("group")
+    assert len(groups) == len(api["groups"]) >= 2
+    for node, g in zip(groups, api["groups"]):
+        key, meta = node.find_class("group-head")[0].xpath("./strong/text()")[0], text(node.find_class("meta")[0])
+        assert key == (g["key"] or head)
+        assert meta == (", ".join(g["dates"] if group_by == "source" else g["sources"]) or meta)
+        for passage_node, i in zip(node.find_class("passage"), g["passages"], strict=True):
+            check_passage(passage_node, api["passages"][i])
+    assert doc.xpath("//details[@id='filters']")[0].get("open") is not None
+    assert doc.xpath("//select[@name='group_by']/option[@selected]/@value") == [group_by]
+    share = turn.find_class("share")[0].xpath(".//a")[0]
+    assert parse_qs(urlsplit(share.get("href")).query) == {"q": [QUESTION], "group_by": [group_by]}
+    fragment = reply_turn(web_client, {"question": QUESTION, "top_k": 10, "group_by": group_by})
+    assert lxml.html.tostring(fragment, with_tail=False) == lxml.html.tostring(turn, with_tail=False)
+
+
+def test_an_unknown_arrangement_is_a_reply_in_words(web_client):
+    r = web_client.get("/", query_string={"q": QUESTION, "group_by": "colour"})
+    assert r.status_code == 400
+    assert "'group_by' must be one of source, date" in text(turns(page(r))[0].find_class("error")[0])
+
+
+def test_sources_that_differ_are_shown_side_by_side(web_client, client):
+    question = "How many people's fate remains unknown?"
+    api = client.get("/api/ask", query_string={"q": question}).get_json()
+    (turn,) = turns(page(web_client.get("/", query_string={"q": question})))
+    (differ,) = turn.find_class("differ")
+    assert text(differ.find_class("differ-lead")[0]).startswith("Sources differ.")
+    sides = differ.find_class("side")
+    quotes = [api["answer"], *api["answer"]["alternatives"]]
+    assert len(sides) == len(quotes) == 2
+    for side, q in zip(sides, quotes):
+        assert text(side.xpath(".//blockquote")[0]) == q["text"]
+        assert text(side.find_class("meta")[0]) == f"{q['citation']['source'] or 'outlet not stated'} · {q['citation']['date']}"
+    assert len(turn.xpath(".//blockquote")) == 2  # the answer is one of the sides, not shown twice
+    check_cite_buttons(turn, [q["citation"] for q in quotes] + [p["citation"] for p in api["passages"]])
+    (agreeing,) = turns(page(web_client.get("/", query_string={"q": QUESTION})))
+    assert not agreeing.find_class("differ") and len(agreeing.xpath(".//blockquote")) == 1

@@ -19,26 +19,27 @@ import numpy as np
 from qa.config import SearchConfig
 from qa.encoder import Encoder
 from qa.models import Filters
+from qa.outlets import Outlets
 from qa.storage.base import Store
 from qa.text import terms
 
 QUERY_CACHE_SIZE = 1024
 
-_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
+MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september",
            "october", "november", "december"]
-_MONTH_RE = "|".join(m.capitalize() for m in _MONTHS)
-_FULL_DATE = re.compile(rf"\b({_MONTH_RE}) (\d{{1,2}}),? (\d{{4}})\b")
-_MONTH_YEAR = re.compile(rf"\b({_MONTH_RE}),? (\d{{4}})\b")
+MONTH_PATTERN = "|".join(m.capitalize() for m in MONTHS)
+_FULL_DATE = re.compile(rf"\b({MONTH_PATTERN}) (\d{{1,2}}),? (\d{{4}})\b")
+_MONTH_YEAR = re.compile(rf"\b({MONTH_PATTERN}),? (\d{{4}})\b")
 _ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 _CLAUSE_BREAK = re.compile(r"[,;:?]\s*|\s+(?:and|while|whereas|but|or|whose|which|who|that)\s+", re.IGNORECASE)
 _REFERRING = re.compile(
     r"^(and|but|also|so|then|what about|how about)\b|\b(they|them|their|theirs|it|its|there|those|these|"
     r"he|him|his|she|her|hers|that event|this event|the same)\b", re.IGNORECASE)
-_QUANTITY_Q = re.compile(r"\b(how (many|much|long|old)|number of|what (percentage|share|amount)|count of)\b", re.I)
-_TIME_Q = re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month))\b", re.I)
+QUANTITY_QUESTION = re.compile(r"\b(how (many|much|long|old)|number of|what (percentage|share|amount)|count of)\b", re.I)
+TIME_QUESTION = re.compile(r"\b(when|what (year|date|day|month|time)|which (year|date|day|month))\b", re.I)
 # A count ("613 people", "1,275 residents"), not a date or an ordinal ("February 25, 1992").
 _NUMBER = re.compile(r"\b(?!(?:1[89]|20)\d\d\b)\d[\d,.]*\s+[a-z]")
-_TIME = re.compile(rf"\b(1[89]\d\d|20\d\d|{_MONTH_RE})\b")
+_TIME = re.compile(rf"\b(1[89]\d\d|20\d\d|{MONTH_PATTERN})\b")
 
 
 @dataclass(frozen=True)
@@ -72,15 +73,21 @@ class Query:
     search_weights: dict[str, float]
     clauses: tuple[list[str], ...] = ()  # the terms of each clause of a many-part question
     clause_vectors: np.ndarray | None = None
-    outlets: tuple[str, ...] = ()  # the index's outlets the question names
+    outlets: tuple[str, ...] = ()  # the index's spellings of the outlets the question names
     dates: tuple[str, ...] = ()  # date prefixes (YYYY-MM-DD or YYYY-MM) it names
     filters: Filters = Filters()
+
+    @property
+    def searchable(self) -> bool:
+        """Whether there is anything to search for: a term that is not a number. A question of one
+        letter, of digits or of stop words alone has none, and any passage would be a guess."""
+        return any(not t.isdigit() for t in self.search_terms)
 
 
 def named_dates(question: str) -> list[str]:
     """Date prefixes (YYYY-MM-DD or YYYY-MM) that the question names."""
-    found = [f"{y}-{_MONTHS.index(m.lower()) + 1:02d}-{int(d):02d}" for m, d, y in _FULL_DATE.findall(question)]
-    found += [f"{y}-{_MONTHS.index(m.lower()) + 1:02d}" for m, y in _MONTH_YEAR.findall(question)]
+    found = [f"{y}-{MONTHS.index(m.lower()) + 1:02d}-{int(d):02d}" for m, d, y in _FULL_DATE.findall(question)]
+    found += [f"{y}-{MONTHS.index(m.lower()) + 1:02d}" for m, y in _MONTH_YEAR.findall(question)]
     return found + _ISO_DATE.findall(question)
 
 
@@ -123,9 +130,9 @@ def answer_type(question: str) -> re.Pattern | None:
     """What a sentence holding the kind of thing the question asks for matches (a number for
     "how many", a date for "when"), or None: a cue that embeddings of this size miss. Read once
     per question, then matched against each candidate sentence."""
-    if _QUANTITY_Q.search(question):
+    if QUANTITY_QUESTION.search(question):
         return _NUMBER
-    if _TIME_Q.search(question):
+    if TIME_QUESTION.search(question):
         return _TIME
     return None
 
@@ -162,11 +169,12 @@ class QueryVectors:
 class Analyser:
     """Turns questions into `Query` records against one index version."""
 
-    def __init__(self, store: Store, vectors: QueryVectors, cfg: SearchConfig):
+    def __init__(self, store: Store, vectors: QueryVectors, cfg: SearchConfig, outlets: Outlets):
         self.store = store
         self.vectors = vectors
         self.cfg = cfg
         self.method = Method.of(cfg)
+        self.outlets = outlets
 
     def analyse(self, questions: Sequence[str], histories: Sequence[Sequence[str]],
                 filters: Filters) -> list[Query]:
@@ -204,6 +212,10 @@ class Analyser:
         named = self.method.outlets_and_dates
         # ... while the answer sentence is the one that answers the question itself.
         return Query(question, vector, own_terms, weights, search_vector, search_terms, search_weights,
-                     tuple(terms(p) for p in parts), part_vectors,
-                     tuple(named_sources(question, self.store.summary().sources)) if named else (),
-                     tuple(named_dates(question)) if named else (), filters)
+                     tuple(terms(p) for p in parts), part_vectors, self._named_outlets(question) if named else (),
+                     tuple(named_dates(question)) if named else (), self.outlets.expand(filters))
+
+    def _named_outlets(self, question: str) -> tuple[str, ...]:
+        """Every spelling in the index of the outlets the question names, by any of their names."""
+        named = named_sources(question, self.outlets.called)
+        return tuple(dict.fromkeys(s for name in named for s in self.outlets.spellings(name)))

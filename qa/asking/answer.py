@@ -8,23 +8,22 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Sequence
+from dataclasses import replace
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from qa.asking.analyse import Analyser, Query, QueryVectors, answer_type
+from qa.asking.differ import Said, disagreements
 from qa.asking.fuse import coverage
+from qa.asking.passages import Read, assemble, cite
 from qa.asking.retrieve import Hit, Retriever
 from qa.config import SearchConfig
 from qa.encoder import Encoder
-from qa.models import AnswerSentence, Article, Citation, Filters, Passage, Result, Span
-from qa.storage.base import ChunkRow, Store
+from qa.models import Alternative, AnswerSentence, Article, Filters, Result
+from qa.outlets import Outlets
+from qa.storage.base import Store
 from qa.text import terms
-
-
-def _citation(article: Article, row: ChunkRow, start: int, end: int) -> Citation:
-    return Citation(doc_id=article.doc_id, title=article.title, source=article.source, date=article.date,
-                    path=article.path, chunk_id=row.chunk_id, start=start, end=end, url=article.url)
 
 
 class Answerer:
@@ -35,7 +34,9 @@ class Answerer:
         self.encoder = encoder
         self.cfg = cfg
         self.vectors = vectors or QueryVectors(encoder)
-        self.analyser = Analyser(store, self.vectors, cfg)
+        summary = store.summary()
+        self.outlets = Outlets.of(summary.sources, summary.source_counts, cfg.outlet_aliases)
+        self.analyser = Analyser(store, self.vectors, cfg, self.outlets)
         self.retriever = Retriever(store, cfg)
 
     def with_settings(self, cfg: SearchConfig) -> "Answerer":
@@ -53,6 +54,10 @@ class Answerer:
         queries = self.analyser.analyse(questions, histories or [()] * len(questions), filters or Filters())
         return [self._result(q, self.retriever.search(q, k), started) for q in queries]
 
+    def articles(self, doc_ids: Iterable[str]) -> dict[str, Article]:
+        """Articles' metadata (without their text) as citations name them: the outlet merged."""
+        return {d: replace(a, source=self.outlets.name(a.source)) for d, a in self.store.articles(doc_ids).items()}
+
     def confidence(self, query: Query, hits: list[Hit]) -> float:
         """Evidence that the passages answer: the best cosine, plus how much of the question
         the best passages contain. Both are independent of corpus size and score scales."""
@@ -62,36 +67,49 @@ class Answerer:
         return best_dense + self.cfg.coverage_weight * best_cover
 
     def _result(self, query: Query, hits: list[Hit], started: float) -> Result:
-        if not hits or self.confidence(query, hits) < self.cfg.min_score:
+        if not query.searchable or not hits or self.confidence(query, hits) < self.cfg.min_score:
             return Result(query.text, True, None, [], _ms(started))
-        articles = self.store.articles(h.row.doc_id for h in hits)
-        passages: list[Passage] = []
-        best: tuple[float, AnswerSentence] | None = None
+        articles = self.articles(h.row.doc_id for h in hits)
         cue = answer_type(query.text)
-        for rank, hit in enumerate(hits, 1):
-            article = articles[hit.row.doc_id]
-            score, sentence = self._answer_sentence(query, cue, hit.row, article, rank - 1)
-            passages.append(Passage(rank=rank, score=round(hit.score, 4), text=hit.row.text,
-                                    citation=_citation(article, hit.row, hit.row.start, hit.row.end),
-                                    highlights=[Span(sentence.citation.start - hit.row.start,
-                                                     sentence.citation.end - hit.row.start)]))
-            if best is None or score > best[0]:
-                best = (score, sentence)
-        return Result(query.text, False, best[1] if best else None, passages, _ms(started))
+        reads = [self._read(query, cue, hit, articles[hit.row.doc_id]) for hit in hits]
+        passages, where = assemble(reads)
+        best = max(range(len(reads)), key=lambda i: reads[i].scores[reads[i].top])  # the first of equals
+        return Result(query.text, False, self._answer(query, reads, where, best), passages, _ms(started))
 
-    def _answer_sentence(self, query: Query, cue: re.Pattern | None, row: ChunkRow, article: Article,
-                         passage: int) -> tuple[float, AnswerSentence]:
-        """The passage's sentence that best answers the question itself: cosine, plus the share
-        of the question's terms it holds, plus a bonus when it holds what is asked for (`cue`)."""
+    def _read(self, query: Query, cue: re.Pattern | None, hit: Hit, article: Article) -> Read:
+        """The chunk's sentences scored as answers to the question itself: cosine, plus the share
+        of the question's terms each holds, plus a bonus when it holds what is asked for (`cue`)."""
+        row = hit.row
         segments, vectors = self.store.sentences(row)
         texts = [row.text[s.start - row.start: s.end - row.start] for s in segments]
         scores = vectors @ query.vector + np.array(
             [self.cfg.answer_lexical_weight * coverage(query.weights, set(terms(t)))
              + self.cfg.answer_type_weight * float(bool(cue and cue.search(t))) for t in texts])
-        top = int(np.argmax(scores))
-        seg = segments[top]
-        score = float(scores[top])
-        return score, AnswerSentence(texts[top], passage, _citation(article, row, seg.start, seg.end), round(score, 4))
+        return Read(hit, article, segments, texts, scores)
+
+    def _answer(self, query: Query, reads: list[Read], where: list[int], best: int) -> AnswerSentence:
+        """The best sentence, and the sentences of other articles that give another value for it."""
+        read = reads[best]
+        answer = Said(read.row.doc_id, read.texts[read.top], float(read.scores[read.top]), (best, read.top))
+        found = disagreements(query.text, query.weights, answer, _sentences(reads))
+        return AnswerSentence(answer.text, where[best], self._cite(reads, best, read.top), round(answer.score, 4),
+                              [Alternative(s.text, where[s.ref[0]], self._cite(reads, *s.ref)) for s in found])
+
+    @staticmethod
+    def _cite(reads: list[Read], i: int, j: int):
+        seg = reads[i].segments[j]
+        return cite(reads[i].article, reads[i].row, seg.start, seg.end)
+
+
+def _sentences(reads: list[Read]) -> list[Said]:
+    """Every retrieved sentence once (one in two overlapping chunks keeps its better score)."""
+    said: dict[tuple, Said] = {}
+    for i, r in enumerate(reads):
+        for j, seg in enumerate(r.segments):
+            key = (r.row.doc_id, seg.start, seg.end)
+            if key not in said or r.scores[j] > said[key].score:
+                said[key] = Said(r.row.doc_id, r.texts[j], float(r.scores[j]), (i, j))
+    return list(said.values())
 
 
 def _ms(started: float) -> float:

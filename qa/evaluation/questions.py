@@ -20,6 +20,9 @@ from qa.validation import validate_question
 # abstention" pass set it, so it is named once here.
 ABSTAIN_SETTING = "min_score"
 SWEEP = tuple(round(t, 2) for t in np.arange(0.10, 0.651, 0.05))
+# A question file may split its questions into two fixed halves: one to choose settings and
+# train on, one only to report (`qa eval --half`).
+HALVES = ("train", "report")
 
 
 class EvalError(QAError):
@@ -35,6 +38,8 @@ class Question:
     all: bool = False  # every gold substring must be found within the top k, not just one
     history: tuple[str, ...] = ()
     tag: str | None = None
+    half: str | None = None
+    differ: bool = False  # the articles give different values for what it asks (alternatives expected)
 
 
 @dataclass(frozen=True)
@@ -46,9 +51,10 @@ class Outcome:
     answer: str | None
     passages: list[str]
     ms: float
+    alternatives: tuple[str, ...] = ()  # the answer's alternatives: where the sources differ
 
 
-_FIELDS = {"question", "answerable", "contains", "all", "history", "tag"}
+_FIELDS = {"question", "answerable", "contains", "all", "history", "tag", "half", "sources_differ"}
 
 
 def _strings(value: Any, what: str, where: str) -> tuple[str, ...]:
@@ -85,7 +91,13 @@ def parse_question(record: Any, where: str) -> Question:
     tag = record.get("tag")
     if tag is not None and not isinstance(tag, str):
         raise EvalError(f"{where}: 'tag' must be a string")
-    return Question(question, answerable, contains, require_all, history, tag)
+    half = record.get("half")
+    if half is not None and half not in HALVES:
+        raise EvalError(f"{where}: 'half' must be \"train\" or \"report\"")
+    differ = record.get("sources_differ", False)
+    if not isinstance(differ, bool):
+        raise EvalError(f"{where}: 'sources_differ' must be true or false")
+    return Question(question, answerable, contains, require_all, history, tag, half, differ)
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -108,6 +120,18 @@ def load_questions(path: Path) -> list[Question]:
     return questions
 
 
+def select_half(questions: Sequence[Question], half: str | None) -> list[Question]:
+    """The questions of one half (None: all of them); a half with no questions is an error."""
+    if half is None:
+        return list(questions)
+    if half not in HALVES:
+        raise EvalError(f"unknown half '{half}' (use {' or '.join(HALVES)})")
+    chosen = [q for q in questions if q.half == half]
+    if not chosen:
+        raise EvalError(f"no questions in the '{half}' half (mark them with \"half\": \"{half}\")")
+    return chosen
+
+
 def with_threshold(answerer: Answerer, value: float) -> Answerer:
     """The same index and model with another abstention threshold (-inf: never abstain)."""
     return answerer.with_settings(dataclasses.replace(answerer.cfg, **{ABSTAIN_SETTING: value}))
@@ -127,8 +151,9 @@ def run_questions(answerer: Answerer, questions: Sequence[Question], top_k: int 
         result = _ask(answerer, q, top_k)
         ms = (time.perf_counter() - started) * 1000
         passages = _ask(ranker, q, top_k).passages if result.abstained else result.passages
+        alternatives = tuple(a.text for a in result.answer.alternatives) if result.answer else ()
         outcomes.append(Outcome(q, result.abstained, result.answer.text if result.answer else None,
-                                [p.text for p in passages], ms))
+                                [p.text for p in passages], ms, alternatives))
     return outcomes
 
 
@@ -149,6 +174,8 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
               if r is None or r > 5 or o.abstained or not answer_correct(o.answer, o.question.contains)]
     misses += [{"question": o.question.question, "answerable": False, "answer": o.answer}
                for o in unanswerable if not o.abstained]
+    misses += [{"question": o.question.question, "sources_differ": False, "alternatives": list(o.alternatives)}
+               for o in outcomes if o.alternatives and not o.question.differ]
     return {
         "questions": len(outcomes),
         "answerable": len(answerable),
@@ -162,8 +189,21 @@ def summarize(outcomes: Sequence[Outcome]) -> dict[str, Any]:
         "false_abstentions": sum(o.abstained for o in answerable),
         "latency_ms": latency([o.ms for o in outcomes]),
         "recall@5_by_tag": {t: round(recall_at(_ranks(os), 5), 4) for t, os in sorted(tags.items())},
+        "alternatives": alternatives_summary(outcomes),
         "misses": misses,
     }
+
+
+def alternatives_summary(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """How often answers show alternatives, and how often wrongly: on a question whose sources
+    agree (every question not marked `sources_differ`, answerable or not). Precision is the share
+    of questions with alternatives whose sources do differ."""
+    given = [o for o in outcomes if o.alternatives]
+    wrong = sum(not o.question.differ for o in given)
+    differ = [o for o in outcomes if o.question.differ]
+    return {"questions_with_alternatives": len(given), "on_questions_whose_sources_agree": wrong,
+            "precision": round(1 - wrong / len(given), 4) if given else None,
+            "found_where_sources_differ": sum(bool(o.alternatives) for o in differ), "sources_differ": len(differ)}
 
 
 def sweep(answerer: Answerer, questions: Sequence[Question], top_k: int = 10,

@@ -16,6 +16,10 @@ def format_questions(summary: dict[str, Any], sweep_rows: Sequence[dict] | None 
     lines.append(f"  {'latency p50 / p95 (ms)':<26}{summary['latency_ms']['p50']:.1f} / {summary['latency_ms']['p95']:.1f}")
     for tag, value in summary["recall@5_by_tag"].items():
         lines.append(f"  {'recall@5 ' + tag:<26}{value:.4f}")
+    alt = summary["alternatives"]
+    lines.append(f"  {'alternatives':<26}on {alt['questions_with_alternatives']} question(s), "
+                 f"{alt['on_questions_whose_sources_agree']} of them where the sources agree; found on "
+                 f"{alt['found_where_sources_differ']} of {alt['sources_differ']} where they differ")
     for miss in summary["misses"]:
         lines.append(f"  miss: {json.dumps(miss, ensure_ascii=False)}")
     if sweep_rows:

@@ -1,4 +1,4 @@
-"""The JSON API: /api/ask and /api/health. Every error is the one JSON shape of errors.py."""
+"""The JSON API: /api/ask, /api/cite and /api/health. Every error is the one JSON shape of errors.py."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from qa.errors import BadRequest, QAError
+from qa.asking.passages import arrange
+from qa.cite import MEDIA_TYPES, reference
+from qa.errors import BadRequest, NotFound, QAError
 from qa.models import Result
-from qa.validation import AskRequest, validate_ask, validate_ask_query
+from qa.validation import AskRequest, validate_ask, validate_ask_query, validate_style
 
 if TYPE_CHECKING:
     from qa.asking.service import Service
@@ -44,8 +46,10 @@ def read_ask() -> AskRequest:
 
 
 def answer(asked: AskRequest) -> Result:
-    """Ask the Answerer in service; the result is kept on `g` for the request's log line."""
-    g.result = service().answerer().ask(asked.question, asked.top_k, history=asked.history, filters=asked.filters)
+    """Ask the Answerer in service (passages grouped when asked); the result is kept on `g` for the
+    request's log line."""
+    result = service().answerer().ask(asked.question, asked.top_k, history=asked.history, filters=asked.filters)
+    g.result = arrange(result, asked.group_by)
     return g.result
 
 
@@ -54,10 +58,24 @@ def ask() -> Response:
     return jsonify(answer(read_ask()).to_dict())
 
 
+@bp.get("/cite")
+def cite() -> Response:
+    """One article's reference in a citation style, as that style's own media type."""
+    doc_id = request.args.get("doc_id")
+    if not doc_id:
+        raise BadRequest("missing 'doc_id': the article to cite")
+    style = validate_style(request.args.get("style"))
+    article = service().answerer().articles([doc_id]).get(doc_id)
+    if article is None:
+        raise NotFound(f"there is no article with the id '{doc_id[:200]}' in the index")
+    kind = MEDIA_TYPES[style]
+    return Response(reference(article, style), mimetype=kind, content_type=f"{kind}; charset=utf-8")
+
+
 @bp.get("/health")
 def health() -> Response:
-    store = service().store()
-    info, summary = store.info, store.summary()
+    answerer = service().answerer()
+    info, summary = answerer.store.info, answerer.store.summary()
     return jsonify({
         "status": "ok",
         "index": {
@@ -68,6 +86,6 @@ def health() -> Response:
             "version": info.version,
             "date_from": summary.date_from,
             "date_to": summary.date_to,
-            "sources": summary.sources,
+            "sources": list(answerer.outlets.names),
         },
     })

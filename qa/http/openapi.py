@@ -10,10 +10,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
+from qa.cite import MEDIA_TYPES
 from qa.http.admin import TOKEN_ENV, admin_on
 from qa.http.app import MAX_BODY_BYTES, MAX_URL_BYTES
-from qa.validation import (BLANK_CLASS, CONTROL_CLASS, MAX_FILTER_NAMES, MAX_HISTORY, MAX_QUESTION_CHARS,
-                           MAX_TOP_K)
+from qa.validation import (BLANK_CLASS, CONTROL_CLASS, GROUP_BY, MAX_FILTER_NAMES, MAX_HISTORY,
+                           MAX_QUESTION_CHARS, MAX_TOP_K, STYLES)
 
 bp = Blueprint("openapi", __name__, url_prefix="/api")
 
@@ -27,6 +28,10 @@ _NAME = {"type": "string", "pattern": rf"[^{BLANK_CLASS}]"}  # not blank (as Pyt
 _NAME_LIST = {"type": "array", "items": _NAME, "maxItems": MAX_FILTER_NAMES}
 _NAMES = {"oneOf": [_NAME, _NAME_LIST, {"type": "null"}]}
 _OFFSET = {"type": "integer", "minimum": 0}
+_INDEX = {"type": "integer", "minimum": 0}
+_GROUP_BY = {"enum": ["", *GROUP_BY],
+             "description": "`source`: the passages also grouped by outlet; `date`: by date, oldest first; "
+                            "empty: not grouped."}
 
 
 def _ref(name: str) -> dict:
@@ -51,6 +56,7 @@ SCHEMAS: dict[str, Any] = {
         "history": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/AskRequest/properties/question"},
                     "description": f"Earlier questions of the conversation, oldest first; the last {MAX_HISTORY} are used."},
         "filters": {"oneOf": [_ref("Filters"), {"type": "null"}]},
+        "group_by": {"oneOf": [_GROUP_BY, {"type": "null"}]},
     }, ["question"], additionalProperties=True,
         description="Fields other than these are ignored, so clients may send more."),
     "Filters": {"type": "object", "additionalProperties": False,
@@ -65,15 +71,31 @@ SCHEMAS: dict[str, Any] = {
     "Passage": _obj({
         "rank": {"type": "integer", "minimum": 1}, "score": {"type": "number"}, "text": {"type": "string"},
         "citation": _ref("Citation"), "highlights": {"type": "array", "items": _ref("Span")},
-    }),
+        "excerpt": _ref("Span"),
+    }, description="Verbatim text of one article; overlapping chunks are merged into one passage. "
+                   "`highlights` mark its answering sentences, `excerpt` the best one with its neighbours."),
+    "Alternative": _obj({"text": {"type": "string"}, "passage": _INDEX, "citation": _ref("Citation")},
+                        description="A sentence of another article giving another value (count, date, name) "
+                                    "than the answer, verbatim; `passage` indexes `passages`."),
     "Answer": _obj({
-        "text": {"type": "string"}, "passage": {"type": "integer", "minimum": 0},
+        "text": {"type": "string"}, "passage": _INDEX,
         "citation": _ref("Citation"), "score": {"type": "number"},
+        "alternatives": {"type": "array", "items": _ref("Alternative"),
+                         "description": "Where the sources differ, one sentence per other value, the value "
+                                        "most articles give first; empty when they agree."},
     }, description="The one sentence, verbatim, that best answers; `passage` indexes `passages`."),
+    "Group": _obj({
+        "key": _NULLABLE_STR, "sources": {"type": "array", "items": {"type": "string"}},
+        "dates": {"type": "array", "items": {"type": "string"}},
+        "passages": {"type": "array", "items": _INDEX},
+    }, description="The passages of one outlet or one date (`key`; null: not stated), indexes into `passages`."),
     "Result": _obj({
         "question": {"type": "string"}, "abstained": {"type": "boolean"},
         "answer": {"oneOf": [_ref("Answer"), {"type": "null"}]},
         "passages": {"type": "array", "items": _ref("Passage")}, "took_ms": {"type": "number", "minimum": 0},
+        "group_by": {"enum": [*GROUP_BY, None]},
+        "groups": {"oneOf": [{"type": "array", "items": _ref("Group")}, {"type": "null"}],
+                   "description": "Present when `group_by` was asked for: by outlet, or by date oldest first."},
     }),
     "Health": _obj({
         "status": {"const": "ok"},
@@ -107,6 +129,7 @@ _ASK_GET = {
         {"name": "date_to", "in": "query", "schema": {"type": "string", "format": "date"}},
         {"name": "source", "in": "query", "schema": _NAME_LIST},
         {"name": "doc_id", "in": "query", "schema": _NAME_LIST},
+        {"name": "group_by", "in": "query", "schema": _GROUP_BY},
     ],
     "responses": _ASK_RESPONSES,
 }
@@ -116,6 +139,26 @@ _ASK_POST = {
     "responses": {**_ASK_RESPONSES,
                   "413": _error(f"Body over {MAX_BODY_BYTES // 1024} KiB."),
                   "415": _error("Content-Type is not application/json.")},
+}
+_TEXT = {"schema": {"type": "string"}}
+_CITE = {
+    "summary": "One article's reference in a citation style, to take away.",
+    "description": "BibTeX (pybtex), APA and Chicago (citeproc-py, CSL styles `apa` and "
+                   "`chicago-notes-bibliography-16th-edition`), or the CSL-JSON item they are made from.",
+    "parameters": [
+        {"name": "doc_id", "in": "query", "required": True, "schema": {"type": "string", "minLength": 1},
+         "description": "The article: a citation's `doc_id`."},
+        {"name": "style", "in": "query", "required": True, "schema": {"enum": list(STYLES)}},
+    ],
+    "responses": {
+        "200": {"description": "The reference, in the style's own media type.",
+                "content": {MEDIA_TYPES["bibtex"]: _TEXT, "text/plain": _TEXT,
+                            MEDIA_TYPES["csl-json"]: {"schema": {"type": "array", "items": {"type": "object"}}}}},
+        "400": _error("Missing `doc_id`, or a style not among " + ", ".join(STYLES) + "."),
+        "404": _error("No article with that id in the index."),
+        **_URL_TOO_LONG,
+        "503": _error("No usable index."),
+    },
 }
 _HEALTH = {
     "summary": "The index version in service.",
@@ -138,7 +181,8 @@ _RELOAD = {
 def spec(*, admin: bool) -> dict:
     """The OpenAPI 3.1 document of the server as configured: the admin path only when `admin`
     is on, so a client (or a fuzzer) is never promised an endpoint that answers 404."""
-    paths: dict[str, Any] = {"/api/ask": {"get": _ASK_GET, "post": _ASK_POST}, "/api/health": {"get": _HEALTH}}
+    paths: dict[str, Any] = {"/api/ask": {"get": _ASK_GET, "post": _ASK_POST}, "/api/cite": {"get": _CITE},
+                             "/api/health": {"get": _HEALTH}}
     components: dict[str, Any] = {"schemas": SCHEMAS}
     if admin:
         paths["/api/admin/reload"] = {"post": _RELOAD}

@@ -16,10 +16,12 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from qa.cite import web_address
 from qa.errors import BadRequest, QAError
 from qa.http.api import answer, read_ask, service
 from qa.models import Filters, Result
-from qa.validation import MAX_HISTORY, AskRequest, query_filters, validate_question, validate_top_k
+from qa.validation import (MAX_HISTORY, AskRequest, query_filters, validate_group_by, validate_question,
+                           validate_top_k)
 
 bp = Blueprint("web", __name__)
 
@@ -56,23 +58,35 @@ def pieces(text: str, spans: Iterable[dict]) -> list[Piece]:
     return out
 
 
+@bp.app_template_global()
+def shifted(spans: Iterable[dict], offset: int) -> list[dict]:
+    """`highlights`-style offsets moved back by `offset` (into an excerpt that starts there)."""
+    return [{"start": s["start"] - offset, "end": s["end"] - offset} for s in spans]
+
+
+# The citation styles a reader can copy, as the page names them (`GET /api/cite` gives each).
+CITE_STYLES = (("apa", "APA"), ("chicago", "Chicago"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"))
+bp.add_app_template_global(CITE_STYLES, "cite_styles")
+# How the page offers `group_by`: by rank (no grouping), by outlet, or as a timeline.
+ARRANGEMENTS = (("", "by relevance"), ("source", "by outlet"), ("date", "by date, oldest first"))
+
+
 def error_reply(code: str, message: str) -> dict:
     """An error as a reply in the conversation: a plain lead, then the detail."""
     return {"code": code, "lead": ERROR_LEADS.get(code, ERROR_LEADS["default"]), "message": message}
 
 
-@bp.app_template_global()
-def web_url(url: str | None) -> str | None:
-    """An article's own URL if it is a web address; anything else (javascript:, data:) is dropped."""
-    return url if url and url.lower().startswith(("https://", "http://")) else None
+bp.app_template_global("web_url")(web_address)  # an article's URL only if it is a web address
 
 
-def corpus() -> tuple[Any, dict | None]:
-    """What the index holds (its CorpusSummary, for the empty state), or the reason it cannot be used."""
+def corpus() -> tuple[Any, list[str], dict | None]:
+    """What the index holds (its CorpusSummary and its outlets, merged, for the empty state and the
+    outlet filter), or the reason it cannot be used."""
     try:
-        return service().store().summary(), None
+        answerer = service().answerer()
+        return answerer.store.summary(), list(answerer.outlets.names), None
     except QAError as exc:
-        return None, error_reply(exc.code, exc.message)
+        return None, [], error_reply(exc.code, exc.message)
 
 
 def describe_filters(filters: Filters) -> str | None:
@@ -88,26 +102,18 @@ def describe_filters(filters: Filters) -> str | None:
     return f"Filtered: {', '.join(parts)}" if parts else None
 
 
-def outlets(sources: list[str]) -> list[str]:
-    """The outlet filter's choices: an outlet filter ignores case, so "AzerNEWS" and "Azernews"
-    are one choice (the index's most common spelling, which summary() lists first)."""
-    first: dict[str, str] = {}
-    for source in sources:
-        first.setdefault(source.lower(), source)
-    return list(first.values())
-
-
-def filter_params(filters: Filters) -> dict:
-    """Filters as the query parameters that ask for them again (for the answer's own link)."""
-    params = {"date_from": filters.date_from, "date_to": filters.date_to,
-              "source": list(filters.sources), "doc_id": list(filters.doc_ids)}
+def link_params(asked: AskRequest) -> dict:
+    """The query parameters that ask the question again as it was asked (the answer's own link)."""
+    filters = asked.filters
+    params = {"q": asked.question, "date_from": filters.date_from, "date_to": filters.date_to,
+              "source": list(filters.sources), "doc_id": list(filters.doc_ids), "group_by": asked.group_by}
     return {k: v for k, v in params.items() if v}
 
 
 def answered_turn(asked: AskRequest, result: Result) -> dict:
     """What _reply.html draws for an answered question (or an abstention)."""
     return {"question": asked.question, "result": result.to_dict(), "filtered": describe_filters(asked.filters),
-            "link": {"q": asked.question, **filter_params(asked.filters)}}
+            "link": link_params(asked)}
 
 
 def render_turn(turn: dict, status: int = 200) -> Response:
@@ -121,7 +127,8 @@ def _page_turn(question: str, chosen: MultiDict) -> tuple[dict, int]:
         top_k = validate_top_k(request.args.get("top_k"), default=current_app.config["QA"].search.top_k,
                                from_query=True)
         filters = query_filters(chosen.to_dict(flat=False))
-        asked = AskRequest(validate_question(question), top_k, filters=filters)
+        asked = AskRequest(validate_question(question), top_k, filters=filters,
+                           group_by=validate_group_by(chosen.get("group_by")))
         return answered_turn(asked, answer(asked)), 200
     except QAError as exc:
         return {"question": question, "error": error_reply(exc.code, exc.message)}, exc.status
@@ -129,7 +136,7 @@ def _page_turn(question: str, chosen: MultiDict) -> tuple[dict, int]:
 
 @bp.get("/")
 def home() -> tuple[str, int]:
-    summary, unavailable = corpus()
+    summary, outlets, unavailable = corpus()
     turn, status = None, 200
     # The no-JS form sends every field, so an empty one means "no filter".
     chosen = MultiDict([(k, v) for k, v in request.args.items(multi=True) if v and k not in ("q", "top_k")])
@@ -137,8 +144,9 @@ def home() -> tuple[str, int]:
     if question is not None:
         turn, status = _page_turn(question, chosen)
     return render_template("index.html", summary=summary, unavailable=unavailable, turn=turn, chosen=chosen,
-                           outlets=outlets(summary.sources) if summary else [],
+                           outlets=outlets,
                            examples=current_app.config["QA"].web.examples, max_history=MAX_HISTORY,
+                           arrangements=ARRANGEMENTS,
                            unreachable=error_reply("unreachable", "")), status
 
 
@@ -181,7 +189,8 @@ def _offset(name: str) -> int | None:
 
 @bp.get("/articles/<path:doc_id>")
 def article(doc_id: str) -> str:
-    store = service().store()
+    answerer = service().answerer()
+    store = answerer.store
     found = store.article(doc_id)
     if found is None:
         abort(404, description=f"There is no article with the id “{doc_id}” in the index.")
@@ -199,7 +208,8 @@ def article(doc_id: str) -> str:
                              f"(its text runs from {found.body_start} to {len(found.text)})")
         spans = [{"start": start - found.body_start, "end": end - found.body_start}]
     mark_id = f"chunk-{chunk_id}" if chunk_id is not None else "passage"
-    return render_template("article.html", article=found, parts=pieces(body, spans), mark_id=mark_id)
+    return render_template("article.html", article=found, outlet=answerer.outlets.name(found.source),
+                           parts=pieces(body, spans), mark_id=mark_id)
 
 
 PAGE_TITLES = {

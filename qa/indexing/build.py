@@ -238,7 +238,7 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
 
             encoding: ChunkEncoding = stack.enter_context(ray_encoding(cfg, encoder))
         else:
-            encoding = LocalEncoding(encoder or Encoder(cfg.model))
+            encoding = LocalEncoding(encoder or Encoder(cfg.model, progress=progress))
         backend = open_backend(cfg)
         cache = stack.enter_context(backend.building(encoding.encoder.dim))
         build, embedded = plan_and_embed(corpus.articles, encoding, cfg, cache, reuse=reuse, progress=progress)

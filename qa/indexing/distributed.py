@@ -69,14 +69,31 @@ def _local_cluster(ray: Any) -> Iterator[None]:
     """
     os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    folder = tempfile.mkdtemp(prefix="qa-ray-")
+    # Ray waits 30 s for its GCS to start; a build host busy with other work can take longer.
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
+    folder = _start_local(ray)
     try:
-        ray.init(num_cpus=os.cpu_count(), _temp_dir=folder, _node_ip_address="127.0.0.1",
-                 include_dashboard=False, **QUIET)
         yield
     finally:
         ray.shutdown()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _start_local(ray: Any, tries: int = 2) -> str | None:
+    """Start a local cluster in a new temporary folder; its folder. A GCS that never publishes its
+    port (seen now and then on a loaded machine) is given one more start in a fresh folder."""
+    for attempt in range(1, tries + 1):
+        folder = tempfile.mkdtemp(prefix="qa-ray-")
+        try:
+            ray.init(num_cpus=os.cpu_count(), _temp_dir=folder, _node_ip_address="127.0.0.1",
+                     include_dashboard=False, **QUIET)
+            return folder
+        except RuntimeError as exc:
+            ray.shutdown()
+            shutil.rmtree(folder, ignore_errors=True)
+            if attempt < tries and "Timed out waiting for file" in str(exc):
+                continue
+            raise ConfigError(f"the local Ray cluster did not start: {str(exc).splitlines()[0]}") from None
 
 
 @contextmanager

@@ -8,7 +8,7 @@ subpackage beside `local`, chosen by `storage.backend`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ContextManager, Iterable, Protocol, Sequence
 
 import numpy as np
@@ -47,6 +47,7 @@ class CorpusSummary:
     date_from: str | None
     date_to: str | None
     sources: list[str]  # most frequent first
+    source_counts: list[int] = field(default_factory=list)  # articles of each (empty from older Milvus versions)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,10 @@
 "use strict";
 
 (function () {
+  document.documentElement.classList.add("js"); // the copy buttons replace the citation links
   const form = document.getElementById("ask");
   if (form) chat(form);
+  copyCitations();
   sourceView();
 
   function chat(form) {
@@ -46,6 +48,7 @@
       const body = { question, history: history() };
       const filters = chosenFilters();
       if (Object.keys(filters).length) body.filters = filters;
+      if (form.elements.group_by.value) body.group_by = form.elements.group_by.value;
       const waiting = fromTemplate(pendingTurn, question);
       log.append(waiting);
       if (starter) starter.hidden = true;
@@ -104,6 +107,27 @@
         return null;
       }
     }
+  }
+
+  // Each citation's copy buttons: fetch the reference from /api/cite and put it on the clipboard;
+  // the button's own data-done says so (to a screen reader through the page's status line).
+  // Where the clipboard cannot be written, the reference opens in a new tab instead.
+  function copyCitations() {
+    const status = document.getElementById("copy-status");
+    document.addEventListener("click", async (event) => {
+      const button = event.target.closest("button.copy");
+      if (!button) return;
+      try {
+        const response = await fetch(button.dataset.url);
+        if (!response.ok) throw new Error(String(response.status));
+        await navigator.clipboard.writeText(await response.text());
+        if (status) status.textContent = button.dataset.done;
+        button.classList.add("done");
+        setTimeout(() => button.classList.remove("done"), 2000);
+      } catch (err) {
+        window.open(button.dataset.url, "_blank", "noopener");
+      }
+    });
   }
 
   // The source view: `/articles/<id>#chunk-N` alone cannot tell the server which passage to

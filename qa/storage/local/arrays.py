@@ -127,10 +127,10 @@ class Arrays:
             passing &= named
         return np.flatnonzero(passing[self.chunk_article])
 
-    def summary(self) -> tuple[str | None, str | None, list[str]]:
-        """The date range and the outlets, most frequent first (by articles)."""
+    def summary(self) -> tuple[str | None, str | None, list[str], list[int]]:
+        """The date range, the outlets most frequent first (by articles), and their article counts."""
         dates = np.unique(self.article_date[self.article_date != b""])  # sorted
         counts = Counter(self.article_source[self.article_source >= 0].tolist())
         sources = sorted(counts, key=lambda c: (-counts[c], self.sources[c]))
         return (dates[0].decode() if len(dates) else None, dates[-1].decode() if len(dates) else None,
-                [self.sources[c] for c in sources])
+                [self.sources[c] for c in sources], [counts[c] for c in sources])

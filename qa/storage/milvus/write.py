@@ -78,11 +78,12 @@ def term_rows(df: Counter) -> Iterator[dict]:
 
 
 def summary(content: VersionContent) -> CorpusSummary:
-    """What the local backend's SQL summary gives: date range, outlets most frequent first."""
+    """What the local backend's SQL summary gives: date range, outlets most frequent first, their counts."""
     dates = sorted(r.article.date for r in content.articles if r.article.date)
     sources = Counter(r.article.source for r in content.articles if r.article.source is not None)
+    ranked = sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))
     return CorpusSummary(len(content.articles), dates[0] if dates else None, dates[-1] if dates else None,
-                         [s for s, _ in sorted(sources.items(), key=lambda kv: (-kv[1], kv[0]))])
+                         [s for s, _ in ranked], [n for _, n in ranked])
 
 
 def _insert(db: Milvus, name: str, rows: Iterable[dict], renew: Callable[[], None]) -> int:
