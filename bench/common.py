@@ -33,6 +33,14 @@ def machine() -> dict:
             "python": platform.python_version(), "platform": platform.platform()}
 
 
+def anon_bytes(pid: int) -> int:
+    """RssAnon of a process (Linux): resident memory not backed by a file."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def load_average() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -126,11 +134,15 @@ class Server:
             time.sleep(0.05)
 
     def rss_mb(self) -> dict:
-        """Resident memory of the gunicorn master and of its largest worker (the one holding model + index)."""
+        """Resident memory of the gunicorn master and of its largest worker (the one holding model + index),
+        and the part of that worker's that is its own (anonymous) memory: the rest is pages of mapped
+        files (libraries, the memory-mapped index), the page cache's, shared and reclaimable."""
         master = psutil.Process(self.proc.pid)
-        workers = [p.memory_info().rss for p in master.children(recursive=True)]
-        return {"worker_rss_mb": round(max(workers, default=0) / 2**20),
-                "total_rss_mb": round((master.memory_info().rss + sum(workers)) / 2**20)}
+        workers = master.children(recursive=True)
+        worker = max(workers, key=lambda p: p.memory_info().rss, default=None)
+        return {"worker_rss_mb": round(worker.memory_info().rss / 2**20) if worker else 0,
+                "worker_anon_mb": round(anon_bytes(worker.pid) / 2**20) if worker else 0,
+                "total_rss_mb": round((master.memory_info().rss + sum(p.memory_info().rss for p in workers)) / 2**20)}
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -52,7 +52,8 @@ def _serving_row(name: str, m: dict) -> str:
     return (f"| {name} | {m['chunks']:,} | {kind} | {m['raw']['p50_ms']} / {m['raw']['p99_ms']} | "
             f"{m['http']['p50_ms']} / {m['http']['p99_ms']} | {m['p50_ratio']} / {m['p99_ratio']} | "
             f"{m['search']['p50_ms']} / {m['search']['p99_ms']} | {m.get('recall_at_10', 'exact')} | "
-            f"{m['worker_rss_mb']} ({m['total_rss_mb']}) | {m['disk_mb']} | {m['ready_s']} |")
+            f"{m['worker_rss_mb']} / {m.get('worker_anon_mb', '–')} ({m['total_rss_mb']}) | {m['disk_mb']} | "
+            f"{m['ready_s']} |")
 
 
 def _serving(r: dict) -> list[str]:
@@ -65,7 +66,7 @@ def _serving(r: dict) -> list[str]:
         return ["_not run_"]
     return [_when(r, "latency"), "", _when(r, "scale"), "",
             "| index | chunks | kind | raw encode+search p50 / p99 ms | HTTP /api/ask p50 / p99 ms | ratio p50 / p99 | "
-            "faiss search p50 / p99 ms | recall@10 vs exact | worker RSS MB (all) | disk MB | ready s |",
+            "faiss search p50 / p99 ms | recall@10 vs exact | worker RSS / own (anonymous) MB (all) | disk MB | ready s |",
             "|---|---|---|---|---|---|---|---|---|---|---|", *rows]
 
 
@@ -212,12 +213,16 @@ def _targets(r: dict) -> list[str]:
                    f"{_mark(ten['p50_ratio'] <= 1.5)}; HTTP p50 {ten['http']['p50_ms']} ms / p99 "
                    f"{ten['http']['p99_ms']} ms against the txtai peer's 16.7 / 22.3 ms in-process: "
                    f"{_mark(ten['http']['p50_ms'] < 16.7 and ten['http']['p99_ms'] < 22.3)}.")
+    if lat:
+        out.append(f"- MultiHop-RAG index ({lat['chunks']:,} chunks): HTTP/raw ratio p50 {lat['p50_ratio']} (target ≤ 1.5): "
+                   f"{_mark(lat['p50_ratio'] <= 1.5)}; p99 {lat['p99_ratio']} (≤ 2): {_mark(lat['p99_ratio'] <= 2)}.")
     m = sc.get("1000000")
     if m:
-        out += [f"- 1M chunks: HTTP p50 {m['http']['p50_ms']} ms (target ≤ 25): {_mark(m['http']['p50_ms'] <= 25)}; "
-                f"recall@10 {m['recall_at_10']} (≥ 0.95): {_mark(m['recall_at_10'] >= 0.95)}; worker RSS "
-                f"{m['worker_rss_mb']} MB (≤ 1536): {_mark(m['worker_rss_mb'] <= 1536)}; ready {m['ready_s']} s "
-                f"(≤ 10): {_mark(m['ready_s'] <= 10)}."]
+        out += [f"- 1M chunks: HTTP/raw ratio p50 {m['p50_ratio']} (target ≤ 2): {_mark(m['p50_ratio'] <= 2)}; p99 "
+                f"{m['p99_ratio']} (≤ 3): {_mark(m['p99_ratio'] <= 3)}; recall@10 {m['recall_at_10']} (≥ 0.95): "
+                f"{_mark(m['recall_at_10'] >= 0.95)}; worker RSS {m['worker_rss_mb']} MB (≤ 1024): "
+                f"{_mark(m['worker_rss_mb'] <= 1024)}, of which its own (anonymous) {m.get('worker_anon_mb', '–')} MB; "
+                f"ready {m['ready_s']} s (≤ 5): {_mark(m['ready_s'] <= 5)}."]
     t = r.get("throughput")
     if t:
         failed = sum(lv["failures"] for lv in t["levels"])

@@ -19,8 +19,11 @@ import numpy as np
 from bench.common import Server, http_latencies, percentiles, questions, warmup_questions, write_config
 from bench.raw import query_costs, search_costs, version_dir
 from qa.config import load_config
+from qa.storage.local import write_files
+from qa.storage.local.arrays import ARRAYS_DIR, write_chunks
 from qa.storage.local.bm25 import BM25_DIR, save_bm25, terms
 from qa.storage.local.manifest import MANIFEST, write_manifest
+from qa.storage.local.meta import META_FILE
 from qa.storage.local.vectors import VECTORS_FILE, build_vectors, describe, load_vectors, save_vectors
 from qa.storage.local.versions import new_version_dir, publish
 
@@ -48,7 +51,8 @@ def synthetic(real: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
 
 
 def write_version(source_index: Path, target_index: Path, vectors: np.ndarray, config: Path) -> dict:
-    """An index version of `vectors` whose chunk rows copy the source's rows (chunk i -> i mod n)."""
+    """An index version of `vectors` whose chunks copy the source's (chunk i -> i mod n): their
+    rows, terms, article and sentences; articles and sentences are the source's own."""
     cfg = load_config(config)
     src = version_dir(source_index)
     n_real = json.loads((src / MANIFEST).read_text())["counts"]["chunks"]
@@ -57,29 +61,37 @@ def write_version(source_index: Path, target_index: Path, vectors: np.ndarray, c
     index = build_vectors(vectors, cfg.vectors)
     save_vectors(index, version / VECTORS_FILE)
     vectors_s = time.perf_counter() - started
-    shutil.copyfile(src / "meta.sqlite", version / "meta.sqlite")
-    with sqlite3.connect(version / "meta.sqlite") as conn:
+    shutil.copyfile(src / META_FILE, version / META_FILE)
+    with sqlite3.connect(version / META_FILE) as conn:
         for first in range(n_real, len(vectors), n_real):
             conn.execute('INSERT INTO chunks SELECT chunk_id + ?, doc_id, start, "end", seg_first, seg_last, text '
                          "FROM chunks WHERE chunk_id < ?", (first, min(n_real, len(vectors) - first)))
-    with sqlite3.connect(version / "meta.sqlite") as conn:
         real_terms = [terms(r[0]) for r in conn.execute("SELECT text FROM chunks WHERE chunk_id < ? ORDER BY chunk_id",
                                                          (n_real,))]
-    (version / BM25_DIR).mkdir()
+    source = np.arange(len(vectors)) % n_real
     # Each copy's terms are its source's: split the real texts once, not a million times.
-    bm25_files = save_bm25([real_terms[i % n_real] for i in range(len(vectors))], version / BM25_DIR)
+    files = [*write_files(version, BM25_DIR, lambda folder: save_bm25([real_terms[i] for i in source], folder)),
+             *write_files(version, ARRAYS_DIR, lambda folder: copy_arrays(src / ARRAYS_DIR, folder, source))]
     manifest = json.loads((src / MANIFEST).read_text())
     manifest.pop("files")
     manifest.update(version=version.name, vectors=describe(index),
                     counts={**manifest["counts"], "chunks": len(vectors)})
-    write_manifest(version, manifest, files=[VECTORS_FILE, "meta.sqlite", *bm25_files])
+    write_manifest(version, manifest, files=[VECTORS_FILE, META_FILE, *files])
     publish(target_index, version, keep=1)
     return {"vectors_build_s": round(vectors_s, 1), "total_build_s": round(time.perf_counter() - started, 1),
             "index": describe(index)}
 
 
+def copy_arrays(src: Path, folder: Path, source: np.ndarray) -> list[str]:
+    """The source version's ranking arrays, with chunk i's entries copied from chunk source[i]."""
+    for file in src.iterdir():
+        shutil.copyfile(file, folder / file.name)
+    write_chunks(folder, np.load(src / "chunk_article.npy")[source], np.load(src / "chunk_sentences.npy")[source])
+    return sorted(f.name for f in folder.iterdir())
+
+
 def disk_mb(index_dir: Path) -> int:
-    return round(sum(f.stat().st_size for f in version_dir(index_dir).iterdir()) / 2**20)
+    return round(sum(f.stat().st_size for f in version_dir(index_dir).rglob("*") if f.is_file()) / 2**20)
 
 
 def measure(index_dir: Path, config: Path, exact_vectors: np.ndarray | None = None) -> dict:

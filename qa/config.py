@@ -130,8 +130,9 @@ class VectorsConfig:
     hnsw_m: int = setting(32, "HNSW links per node", low=1)
     ef_construction: int = setting(40, "HNSW beam width when building", low=1)
     ef_search: int = setting(64, "HNSW beam width when searching", low=1)
-    mmap: bool = setting(False, "memory-map `vectors.faiss` and the BM25 arrays instead of reading them into "
-                         "memory (a large index then costs resident memory only for the pages questions touch)")
+    mmap: bool = setting(False, "memory-map the codes of `vectors.faiss` instead of reading them into memory (a "
+                         "large index then costs resident memory only for the pages questions touch; the BM25 "
+                         "and ranking arrays are always memory-mapped)")
 
 
 @dataclass

@@ -9,8 +9,12 @@ import time
 import numpy as np
 import pytest
 
+from qa.config import VectorsConfig
 from qa.indexing.build import build_index
 from qa.errors import IndexUnavailable, IngestError
+from qa.models import Article, Chunk, Filters, Segment
+from qa.storage.base import ArticleRecord, ChunkMeta, CorpusSummary, VersionContent
+from qa.storage.local import LocalBackend
 import qa.storage.local.manifest as manifest_module
 from qa.storage.local.manifest import MANIFEST, read_manifest
 from qa.storage.local.versions import current_version
@@ -20,14 +24,15 @@ from conftest import make_config, open_store
 def test_manifest_describes_the_build(seed_config):
     version = current_version(seed_config.index_dir)
     manifest = json.loads((version / MANIFEST).read_text())
-    assert manifest["format_version"] == 1
+    assert manifest["format_version"] == 2
     assert manifest["model"] == seed_config.model.name and manifest["dimension"] == 384
     assert manifest["counts"]["articles"] == 5 and manifest["counts"]["chunks"] > 5
     # The budget is capped by the model: 256 word pieces less [CLS] and [SEP].
     assert manifest["chunking"] == {"max_tokens": min(seed_config.chunking.max_tokens, 254),
                                     "overlap_sentences": 1, "header": True}
     assert len(manifest["corpus_fingerprint"]) == 64 and manifest["built_at"]
-    assert {"vectors.faiss", "meta.sqlite", "bm25/vocab.index.json"} <= set(manifest["files"])
+    assert {"vectors.faiss", "meta.sqlite", "bm25/terms.bin", "bm25/docs.npy", "bm25/scores.npy",
+            "arrays/sentence_vectors.npy", "arrays/chunk_sentences.npy"} <= set(manifest["files"])
     store = open_store(seed_config)
     assert store.vectors.ntotal == manifest["counts"]["chunks"] == store.info.chunks
     assert store.summary().articles == 5 and store.info.version == version.name
@@ -84,10 +89,11 @@ def test_memory_mapped_index_gives_the_same_scores(seed_config):
 
     loaded = open_store(seed_config)
     mapped = open_store(seed_config.replace(vectors=VectorsConfig(mmap=True)))
-    assert isinstance(mapped.bm25.model.scores["data"], np.memmap)
-    assert not isinstance(loaded.bm25.model.scores["data"], np.memmap)
+    # `vectors.mmap` maps the FAISS codes; BM25 and the ranking arrays are read the same way either way.
+    vector = loaded.vectors.reconstruct(0)
+    assert mapped.dense_top(vector, 5) == loaded.dense_top(vector, 5)
     query = ["khojali", "genocid", "commemor"]
-    np.testing.assert_array_equal(mapped.bm25.scores(query), loaded.bm25.scores(query))
+    np.testing.assert_array_equal(mapped.lexical(query).scores, loaded.lexical(query).scores)
 
 
 def test_rebuild_publishes_a_new_version_and_prunes(tmp_path, encoder):
@@ -113,3 +119,102 @@ def test_strict_build_fails_on_skip_and_keeps_index(tmp_path, encoder):
     assert current_version(cfg.index_dir).name == first
     report = build_index(cfg, encoder=encoder, progress=False)
     assert report.articles == 1 and [s.path for s in report.skipped] == ["bad.txt"]
+
+
+def _content(dim: int = 8) -> VersionContent:
+    """Three hand-made articles (ids out of byte order, one without outlet, one without date)
+    with random sentence and chunk vectors: what a build hands the backend."""
+    rng = np.random.default_rng(3)
+    specs = [("zeta", "Outlet A", "2023-10-02", 4), ("alpha", None, "2023-09-30", 3), ("Mid", "outlet a", None, 5),
+             ("beta", "Outlet B", "2023-10-05", 2)]
+    records, embedded = [], []
+    for doc_id, source, date, n in specs:
+        text = " ".join(f"{doc_id} sentence {i}." for i in range(n))
+        starts = [text.index(f"sentence {i}.") - len(doc_id) - 1 for i in range(n)]
+        segments = [Segment(s, s + len(f"{doc_id} sentence {i}.")) for i, s in enumerate(starts)]
+        chunks = [Chunk(doc_id, segments[a].start, segments[b].end, text[segments[a].start:segments[b].end], a, b)
+                  for a, b in [(0, min(1, n - 1)), (min(1, n - 1), n - 1)]]  # one sentence of overlap
+        records.append(ArticleRecord(Article(doc_id, f"{doc_id}.txt", text, date=date, source=source), "0" * 64,
+                                     segments, rng.standard_normal((n, dim)).astype(np.float32), chunks))
+        embedded += [c.text for c in chunks]
+    vectors = rng.standard_normal((len(embedded), dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    manifest = {"model": "m", "dimension": dim, "built_at": "now", "chunking": {},
+                "counts": {"articles": len(records), "chunks": len(embedded), "segments": 14}}
+    return VersionContent(records, embedded, vectors, manifest)
+
+
+def _written(tmp_path):
+    content = _content()
+    backend = LocalBackend(tmp_path / "index", VectorsConfig(), keep_versions=1)
+    return content, backend.open(backend.write(content), model="m")
+
+
+def test_ranking_arrays_give_back_what_the_build_wrote(tmp_path):
+    content, store = _written(tmp_path)
+    chunk_id = 0
+    for record in content.articles:
+        for chunk in record.chunks:
+            row = store.chunks([chunk_id])[chunk_id]
+            segments, vectors = store.sentences(row)
+            assert segments == record.segments[chunk.seg_first:chunk.seg_last + 1]
+            np.testing.assert_array_equal(vectors, record.segment_vectors[chunk.seg_first:chunk.seg_last + 1])
+            np.testing.assert_array_equal(store.sentence_vectors([chunk_id])[chunk_id], vectors)
+            a = record.article
+            assert store.chunk_meta([chunk_id])[chunk_id] == ChunkMeta(a.doc_id, a.source, a.date)
+            chunk_id += 1
+    assert store.summary() == CorpusSummary(4, "2023-09-30", "2023-10-05", ["Outlet A", "Outlet B", "outlet a"],
+                                            [1, 1, 1])
+
+
+@pytest.mark.parametrize("where", [
+    Filters(sources=("OUTLET A",)), Filters(date_from="2023-10-01"), Filters(date_to="2023-10-02"),
+    Filters(doc_ids=("alpha", "Mid", "nope")), Filters(date_from="2023-10-01", sources=("outlet b", "outlet a")),
+    Filters(sources=("nowhere",))])
+def test_filters_pass_the_chunks_of_the_articles_they_name(tmp_path, where):
+    content, store = _written(tmp_path)
+    articles = [r.article for r in content.articles for _ in r.chunks]
+    want = [i for i, a in enumerate(articles)
+            if (not where.sources or (a.source or "").lower() in {s.lower() for s in where.sources})
+            and (not where.date_from or (a.date is not None and a.date >= where.date_from))
+            and (not where.date_to or (a.date is not None and a.date <= where.date_to))
+            and (not where.doc_ids or a.doc_id in where.doc_ids)]
+    assert store._ids(where).tolist() == want
+    assert set(store.dense_top(content.vectors[0], 20, where)) == set(want)
+
+
+def test_an_index_of_the_previous_format_says_to_rebuild(seed_config):
+    version = current_version(seed_config.index_dir)
+    manifest = json.loads((version / MANIFEST).read_text())
+    try:
+        (version / MANIFEST).write_text(json.dumps(dict(manifest, format_version=1)))
+        with pytest.raises(IndexUnavailable, match=r"format version 1, this program reads 2; run `qa index build`"):
+            open_store(seed_config)
+    finally:
+        (version / MANIFEST).write_text(json.dumps(manifest))
+
+
+def _replace_file(version, name: str, write) -> None:
+    """Rewrite one file of a version and record its new checksum, as a faulty build would."""
+    write(version / name)
+    manifest = json.loads((version / MANIFEST).read_text())
+    manifest["files"][name] = manifest_module.file_digest(version / name)
+    (version / MANIFEST).write_text(json.dumps(manifest))
+    (version / manifest_module.VERIFIED).unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("name,write,message", [
+    ("arrays/chunk_article.npy", lambda p: np.save(p, np.zeros(3, np.int32)), "do not match each other"),
+    ("bm25/params.json", lambda p: p.write_text('{"num_docs": 3}'), "another chunk count"),
+    ("bm25/docs.npy", lambda p: np.save(p, np.zeros(1, np.int32)), "do not match each other"),
+    ("arrays/sentence_spans.npy", lambda p: np.save(p, np.zeros((1, 2), np.int64)), "do not match each other"),
+    ("arrays/doc_ids.bin", lambda p: p.write_bytes(b"x"), "its offsets say"),
+    ("arrays/sentence_vectors.npy", lambda p: p.write_bytes(p.read_bytes()[:-1]), "not a plain array"),
+])
+def test_arrays_that_disagree_are_refused(tmp_path, name, write, message):
+    content = _content()
+    backend = LocalBackend(tmp_path / "index", VectorsConfig(), keep_versions=1)
+    version = tmp_path / "index" / "versions" / backend.write(content)
+    _replace_file(version, name, write)
+    with pytest.raises(IndexUnavailable, match=f"{message}.*run `qa index build`"):
+        backend.open(version.name, model="m")

@@ -12,9 +12,8 @@ from conftest import SEED_DATA, make_config, open_store
 from qa.asking.answer import Answerer
 from qa.indexing.build import build_index
 from qa.asking.fuse import coverage, jaccard, minmax, mix, ranks, recency_factor, rrf, weighted_sum
-from qa.storage.local.bm25 import top
 from qa.models import Filters
-from qa.asking.analyse import answer_type_match, clauses, is_follow_up, named_dates, named_sources
+from qa.asking.analyse import answer_type, clauses, is_follow_up, named_dates, named_sources
 
 
 @pytest.fixture(scope="module")
@@ -189,15 +188,6 @@ def test_fusion_functions():
     assert coverage({"a": 1.0, "b": 3.0}, {"b", "c"}) == 0.75
 
 
-def test_lexical_top_ranks_only_matching_and_allowed_chunks():
-    scores = np.array([0.0, 3.0, 1.0, 0.0, 2.0, 5.0], dtype=np.float32)
-    assert top(scores, 2) == {5: 5.0, 1: 3.0}
-    assert top(scores, 10) == {1: 3.0, 2: 1.0, 4: 2.0, 5: 5.0}  # zero scores are not candidates
-    assert top(scores, 1, among=np.array([0, 2, 4])) == {4: 2.0}  # the filter comes before the cut
-    assert top(scores, 3, among=np.array([0, 3])) == {}
-    assert top(scores, 0) == {}
-
-
 def test_query_understanding():
     assert named_dates("What happened in February 2025?") == ["2025-02"]
     assert named_dates("on February 24, 2023") == ["2023-02-24"]
@@ -209,6 +199,7 @@ def test_query_understanding():
     assert clauses("Why?") == []  # nothing to search on its own
     assert is_follow_up("And how many were maimed?") and is_follow_up("Who spoke there?")
     assert not is_follow_up("Which documentary film was shown in Sarajevo?")
-    assert answer_type_match("How many died?", "613 people died") == 1.0
-    assert answer_type_match("How many died?", "On February 26, 1992 it happened") == 0.0
-    assert answer_type_match("When was it?", "in February 1992") == 1.0
+    assert answer_type("How many died?").search("613 people died")
+    assert not answer_type("How many died?").search("On February 26, 1992 it happened")
+    assert answer_type("When was it?").search("in February 1992")
+    assert answer_type("Who spoke?") is None

@@ -15,9 +15,10 @@ def index_contents(cfg):
     index = open_store(cfg)
     conn = sqlite3.connect(index.path / "meta.sqlite")
     chunks = conn.execute('SELECT chunk_id, doc_id, start, "end", text FROM chunks ORDER BY chunk_id').fetchall()
-    segments = conn.execute('SELECT doc_id, seg_no, start, "end", vec FROM segments ORDER BY doc_id, seg_no').fetchall()
+    ids = range(index.info.chunks)
+    segments = [(c, index.sentences(row)[0]) for c, row in sorted(index.chunks(ids).items())]
     vectors = index.vectors.reconstruct_n(0, index.vectors.ntotal)
-    return chunks, segments, vectors
+    return chunks, (segments, index.sentence_vectors(ids)), vectors
 
 
 def test_update_reencodes_only_changes_and_matches_rebuild(tmp_path, encoder):
@@ -42,11 +43,11 @@ def test_update_reencodes_only_changes_and_matches_rebuild(tmp_path, encoder):
     chunks_u, segs_u, vecs_u = index_contents(cfg)
     chunks_r, segs_r, vecs_r = index_contents(fresh)
     assert chunks_u == chunks_r
-    assert [s[:4] for s in segs_u] == [s[:4] for s in segs_r]
+    assert segs_u[0] == segs_r[0]  # each chunk's sentences, by their offsets
     np.testing.assert_allclose(vecs_u, vecs_r, atol=1e-5)
-    seg_vecs_u = np.stack([np.frombuffer(s[4], dtype=np.float32) for s in segs_u])
-    seg_vecs_r = np.stack([np.frombuffer(s[4], dtype=np.float32) for s in segs_r])
-    np.testing.assert_allclose(seg_vecs_u, seg_vecs_r, atol=1e-5)
+    assert segs_u[1].keys() == segs_r[1].keys()
+    for chunk_id, sentence_vectors in segs_u[1].items():
+        np.testing.assert_allclose(sentence_vectors, segs_r[1][chunk_id], atol=1e-5)
     assert not any(c[1] == "000_d73af6087baa2691" for c in chunks_u)  # the deleted article is gone
 
 

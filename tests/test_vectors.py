@@ -11,7 +11,7 @@ from conftest import make_config, open_store
 from qa.indexing.build import build_index
 from qa.config import VectorsConfig, load_config
 from qa.errors import ConfigError
-from qa.storage.local.vectors import build_vectors, choose_kind, describe, load_vectors, save_vectors, search
+from qa.storage.local.vectors import build_vectors, choose_kind, describe, load_vectors, save_vectors, search, selector
 
 
 def clustered(n: int, dim: int = 64, centers: int = 40, seed: int = 0) -> np.ndarray:
@@ -47,6 +47,18 @@ def test_approximate_kinds_find_the_exact_neighbours(tmp_path, cfg, kind):
         assert describe(loaded)["kind"] == kind and describe(loaded)["sq8"] == cfg.sq8
         _, got = search(loaded, queries, 10)
         assert recall_at(10, want, got) >= 0.95
+
+
+@pytest.mark.parametrize("cfg", [VectorsConfig(kind="flat"), VectorsConfig(kind="ivf", nlist=8, nprobe=8),
+                                 VectorsConfig(kind="hnsw", ef_search=400)])
+def test_a_filter_restricts_the_search_itself(cfg):
+    data, queries = np.split(clustered(2020), [2000])
+    allowed = np.sort(np.random.default_rng(1).choice(2000, 150, replace=False))
+    exact = build_vectors(data[allowed], VectorsConfig(kind="flat"))
+    _, want = search(exact, queries, 10)
+    _, got = search(build_vectors(data, cfg), queries, 10, selector(allowed, 2000))
+    assert set(got.ravel()) <= set(allowed.tolist())  # never a chunk the filter leaves out ...
+    assert recall_at(10, allowed[want], got) >= 0.95  # ... and the filter's own best ones
 
 
 def test_search_parameters_come_from_config_on_load(tmp_path):

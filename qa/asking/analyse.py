@@ -11,6 +11,7 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
@@ -104,11 +105,16 @@ def clauses(question: str) -> list[str]:
     return parts
 
 
+@lru_cache(maxsize=4096)
+def _source_pattern(source: str) -> re.Pattern:
+    return re.compile(rf"(?<!\w){re.escape(source)}(?!\w)", re.IGNORECASE)
+
+
 def named_sources(question: str, sources: Sequence[str]) -> list[str]:
     """Outlets of the index that the question names as proper nouns ("according to TechCrunch")."""
     named = []
     for source in sources:
-        for m in re.finditer(rf"(?<!\w){re.escape(source)}(?!\w)", question, re.IGNORECASE):
+        for m in _source_pattern(source).finditer(question):
             if m.group()[0].isupper():
                 named.append(source)
                 break
@@ -120,14 +126,15 @@ def is_follow_up(question: str) -> bool:
     return bool(_REFERRING.search(question.strip())) or len(terms(question)) < 2
 
 
-def answer_type_match(question: str, sentence: str) -> float:
-    """1 when the sentence holds the kind of thing the question asks for (a number for
-    "how many", a date for "when"), else 0: a cue that embeddings of this size miss."""
+def answer_type(question: str) -> re.Pattern | None:
+    """What a sentence holding the kind of thing the question asks for matches (a number for
+    "how many", a date for "when"), or None: a cue that embeddings of this size miss. Read once
+    per question, then matched against each candidate sentence."""
     if QUANTITY_QUESTION.search(question):
-        return float(bool(_NUMBER.search(sentence)))
+        return _NUMBER
     if TIME_QUESTION.search(question):
-        return float(bool(_TIME.search(sentence)))
-    return 0.0
+        return _TIME
+    return None
 
 
 def _normalize(vec: np.ndarray) -> np.ndarray:

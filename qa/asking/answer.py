@@ -6,13 +6,14 @@ never writes text of its own.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from qa.asking.analyse import Analyser, Query, QueryVectors, answer_type_match
+from qa.asking.analyse import Analyser, Query, QueryVectors, answer_type
 from qa.asking.differ import Said, disagreements
 from qa.asking.fuse import coverage
 from qa.asking.passages import Read, assemble, cite
@@ -69,20 +70,21 @@ class Answerer:
         if not query.searchable or not hits or self.confidence(query, hits) < self.cfg.min_score:
             return Result(query.text, True, None, [], _ms(started))
         articles = self.articles(h.row.doc_id for h in hits)
-        reads = [self._read(query, hit, articles[hit.row.doc_id]) for hit in hits]
+        cue = answer_type(query.text)
+        reads = [self._read(query, cue, hit, articles[hit.row.doc_id]) for hit in hits]
         passages, where = assemble(reads)
         best = max(range(len(reads)), key=lambda i: reads[i].scores[reads[i].top])  # the first of equals
         return Result(query.text, False, self._answer(query, reads, where, best), passages, _ms(started))
 
-    def _read(self, query: Query, hit: Hit, article: Article) -> Read:
+    def _read(self, query: Query, cue: re.Pattern | None, hit: Hit, article: Article) -> Read:
         """The chunk's sentences scored as answers to the question itself: cosine, plus the share
-        of the question's terms each holds, plus a bonus when it holds what is asked for."""
+        of the question's terms each holds, plus a bonus when it holds what is asked for (`cue`)."""
         row = hit.row
         segments, vectors = self.store.sentences(row)
         texts = [row.text[s.start - row.start: s.end - row.start] for s in segments]
         scores = vectors @ query.vector + np.array(
             [self.cfg.answer_lexical_weight * coverage(query.weights, set(terms(t)))
-             + self.cfg.answer_type_weight * answer_type_match(query.text, t) for t in texts])
+             + self.cfg.answer_type_weight * float(bool(cue and cue.search(t))) for t in texts])
         return Read(hit, article, segments, texts, scores)
 
     def _answer(self, query: Query, reads: list[Read], where: list[int], best: int) -> AnswerSentence:

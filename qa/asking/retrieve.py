@@ -184,8 +184,7 @@ class Retriever:
                 continue
             if cfg.max_per_article and count >= cfg.max_per_article:
                 continue
-            row = rows.at(rank)
-            words = frozenset(terms(row.text))
+            row, words = rows.at(rank), rows.terms(rank)
             if cfg.dedupe and any(jaccard(words, h.terms) >= cfg.duplicate_jaccard for h in kept):
                 continue
             per_article[doc] = count + 1
@@ -194,14 +193,22 @@ class Retriever:
 
 
 class _Rows:
-    """Chunk rows read from the store in blocks along the ranking, as the walk reaches them."""
+    """Chunk rows read from the store in blocks along the ranking, as the walk reaches them,
+    and their terms, split once per text (a republished or copied chunk repeats its text)."""
 
     def __init__(self, store: Store, ids: list[int], block: int):
         self.store, self.ids, self.block = store, ids, block
         self.rows: dict[int, ChunkRow] = {}
+        self._terms: dict[str, frozenset[str]] = {}
 
     def at(self, rank: int) -> ChunkRow:
         cid = self.ids[rank]
         if cid not in self.rows:
             self.rows.update(self.store.chunks(self.ids[rank:rank + self.block]))
         return self.rows[cid]
+
+    def terms(self, rank: int) -> frozenset[str]:
+        text = self.at(rank).text
+        if text not in self._terms:
+            self._terms[text] = frozenset(terms(text))
+        return self._terms[text]

@@ -1,7 +1,8 @@
 """The embedded default backend: each version a folder of files under `index_dir`.
 
-`index/versions/<version>/` holds vectors.faiss, the bm25 arrays, meta.sqlite and
-manifest.json; `index/CURRENT` names the version in service and is replaced atomically.
+`index/versions/<version>/` holds vectors.faiss, the BM25 arrays (bm25/), the ranking arrays
+(arrays/), meta.sqlite and manifest.json; `index/CURRENT` names the version in service and is
+replaced atomically.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ import os
 import weakref
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from qa.config import VectorsConfig
 from qa.storage.base import VersionContent
+from qa.storage.local.arrays import ARRAYS_DIR, write_arrays
 from qa.storage.local.bm25 import BM25_DIR, build_bm25
 from qa.storage.local.cache import EmbeddingCache
 from qa.storage.local.manifest import read_manifest, write_manifest
@@ -62,8 +64,8 @@ class LocalBackend:
 
     def write(self, content: VersionContent) -> str:
         version = new_version_dir(self.index_dir)
-        (version / BM25_DIR).mkdir()
-        bm25_files = build_bm25(content.embedded, version / BM25_DIR)
+        files = [*write_files(version, BM25_DIR, lambda folder: build_bm25(content.embedded, folder)),
+                 *write_files(version, ARRAYS_DIR, lambda folder: write_arrays(folder, content.articles))]
         vectors = build_vectors(content.vectors, self.vectors)
         save_vectors(vectors, version / VECTORS_FILE)
         writer = MetaWriter(version / META_FILE)
@@ -71,10 +73,15 @@ class LocalBackend:
         for record in content.articles:
             writer.add_article(record.article, record.sha256)
             writer.add_chunks(next_id, record.chunks)
-            writer.add_segments(record.article.doc_id, record.segments, record.segment_vectors)
             next_id += len(record.chunks)
         writer.close()
         write_manifest(version, {**content.manifest, "version": version.name, "vectors": describe(vectors)},
-                       files=[VECTORS_FILE, META_FILE, *bm25_files])
+                       files=[VECTORS_FILE, META_FILE, *files])
         publish(self.index_dir, version, keep=self.keep_versions)
         return version.name
+
+
+def write_files(version: Path, name: str, write: Callable[[Path], list[str]]) -> list[str]:
+    """Run `write` into the new folder `name` of a version; the written files, relative to the version."""
+    (version / name).mkdir()
+    return [f"{name}/{f}" for f in write(version / name)]

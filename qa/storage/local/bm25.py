@@ -1,20 +1,30 @@
-"""BM25 over the same chunks as the vectors (bm25s), saved beside them without pickle.
+"""BM25 over the same chunks as the vectors. bm25s computes every (term, chunk) score at build
+time; they are kept term by term in arrays on disk (the terms in byte order, so opening reads
+nothing: no vocabulary dictionary, no posting), a question reads the postings of its terms,
+and its scores are those postings added up exactly as bm25s adds them.
 
 Lexical matching carries what a small embedding model misses: names, numbers, outlets.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import bm25s
 import numpy as np
 
+from qa.models import Filters
+from qa.storage.local.diskrows import DiskRows
+from qa.storage.local.strings import Strings, write_strings
 from qa.text import terms
 
 BM25_DIR = "bm25"
+# The chunks of the rarest terms read to find a floor for the n-th best score, at most.
+SAMPLE = 1 << 16
+
 
 def build_bm25(texts: Sequence[str], folder: Path) -> list[str]:
     """Index `texts` (row i is chunk id i) into `folder`; returns the file names written."""
@@ -22,67 +32,130 @@ def build_bm25(texts: Sequence[str], folder: Path) -> list[str]:
 
 
 def save_bm25(term_lists: Sequence[list[str]], folder: Path) -> list[str]:
-    """Index texts already split by `terms` (row i is chunk id i) into `folder`."""
+    """Index texts already split by `terms` (row i is chunk id i) into `folder`: the terms in
+    byte order, and each term's chunks ascending with their scores."""
     model = bm25s.BM25()
     model.index(list(term_lists), show_progress=False)
-    model.save(str(folder), show_progress=False)
-    return sorted(f"{folder.name}/{p.name}" for p in folder.iterdir())
+    indptr, docs, scores = (model.scores[k] for k in ("indptr", "indices", "data"))
+    # bm25s also lists an empty term that no chunk holds; it has no postings.
+    vocab = sorted((t for t, i in model.vocab_dict.items() if i < len(indptr) - 1), key=lambda t: t.encode())
+    old = np.array([model.vocab_dict[t] for t in vocab], dtype=np.int64)
+    lengths = indptr[old + 1] - indptr[old]
+    new_indptr = np.zeros(len(vocab) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_indptr[1:])
+    gather = np.repeat(indptr[old] - new_indptr[:-1], lengths) + np.arange(new_indptr[-1])
+    np.save(folder / "indptr.npy", new_indptr)
+    np.save(folder / "docs.npy", docs[gather].astype(np.int32))
+    np.save(folder / "scores.npy", scores[gather].astype(np.float32))
+    (folder / "params.json").write_text(json.dumps({
+        "num_docs": len(term_lists), "k1": model.k1, "b": model.b, "method": model.method,
+        "idf_method": model.idf_method, "bm25s": bm25s.__version__}, sort_keys=True))
+    names = ["indptr.npy", "docs.npy", "scores.npy", "params.json", *write_strings(folder, "terms", vocab)]
+    return sorted(names)
+
+
+def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Which of `ids` occur in the ascending array `sorted_ids`."""
+    if not len(sorted_ids):
+        return np.zeros(len(ids), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, ids), len(sorted_ids) - 1)
+    return sorted_ids[pos] == ids
+
+
+def best_n(ids: np.ndarray, scores: np.ndarray, n: int) -> dict[int, float]:
+    """The `n` best chunks with a positive score, ties to the lower id."""
+    if n <= 0:
+        return {}
+    keep = scores > 0
+    if keep.sum() > n:  # only the n-th score and those above it (ties included) are sorted
+        keep &= scores >= np.partition(scores, len(scores) - n)[len(scores) - n]
+    ids, scores = ids[keep], scores[keep]
+    order = np.lexsort((ids, -scores))[:n]
+    return {int(i): float(s) for i, s in zip(ids[order], scores[order])}
 
 
 class Lexical:
-    """A loaded BM25 index (bm25s arrays, memory-mapped with `vectors.mmap`)."""
+    """A version's BM25 arrays: the terms and their offsets memory-mapped, the postings (which
+    grow with the corpus) read per question."""
 
-    def __init__(self, folder: Path, mmap: bool = False):
-        self.model = bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False)
+    def __init__(self, folder: Path):
+        self.terms = Strings(folder, "terms")
+        self.indptr = np.load(folder / "indptr.npy", mmap_mode="r")
+        self.docs, self.impacts = DiskRows(folder / "docs.npy"), DiskRows(folder / "scores.npy")
+        self.num_docs = int(json.loads((folder / "params.json").read_text())["num_docs"])
+        if (len(self.indptr) != len(self.terms) + 1 or not len(self.docs) == len(self.impacts) == self.indptr[-1]
+                or self.docs.dtype != np.int32 or self.impacts.dtype != np.float32):
+            raise ValueError(f"the BM25 arrays in {folder} do not match each other")
 
-    @property
-    def num_docs(self) -> int:
-        return int(self.model.scores["num_docs"])
+    def term_ids(self, query_terms: list[str]) -> list[int]:
+        """Ids of the terms some chunk holds, in the question's order, repeats kept (bm25s
+        counts a repeated term twice, and so do these scores)."""
+        distinct = list(dict.fromkeys(query_terms))
+        found = dict(zip(distinct, self.terms.find(distinct)))
+        return [found[t] for t in query_terms if found[t] is not None]
 
-    def idf(self, term: str) -> float:
-        """BM25's inverse document frequency; a term no chunk contains gets the highest."""
-        tid = self.model.vocab_dict.get(term)
-        indptr = self.model.scores["indptr"]
-        df = int(indptr[tid + 1] - indptr[tid]) if tid is not None and tid + 1 < len(indptr) else 0
-        return math.log(1 + (self.num_docs - df + 0.5) / (df + 0.5))
+    def idf(self, terms: Sequence[str]) -> list[float]:
+        """BM25's inverse document frequency of each term; a term no chunk contains gets the highest."""
+        df = [int(self.indptr[t + 1] - self.indptr[t]) if t is not None else 0 for t in self.terms.find(terms)]
+        return [math.log(1 + (self.num_docs - d + 0.5) / (d + 0.5)) for d in df]
 
-    def scores(self, query_terms: list[str]) -> np.ndarray:
-        """BM25 score of every chunk (it grows with the corpus, so a question pays it once)."""
-        known = [t for t in query_terms if t in self.model.vocab_dict]
-        if not known:
-            return np.zeros(self.num_docs, dtype=np.float32)
-        return self.model.get_scores(known)
+    def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        lo, hi = int(self.indptr[tid]), int(self.indptr[tid + 1])
+        return self.docs.rows(lo, hi), self.impacts.rows(lo, hi)
+
+    def scores(self, tids: list[int]) -> np.ndarray:
+        """Every chunk's score: each term's postings added in the question's order, in float32,
+        as bm25s adds them, so every score is bm25s's to the bit."""
+        total = np.zeros(self.num_docs, dtype=np.float32)
+        for tid in tids:
+            np.add.at(total, *self.postings(tid))
+        return total
+
+    def floor(self, tids: list[int], scores: np.ndarray, n: int, allowed: np.ndarray | None) -> float:
+        """A score the n-th best chunk reaches, found cheaply: the n-th best among some chunks
+        of the rarest terms (a subset's n-th best is never above the whole's); 0 when the
+        sample holds fewer than n chunks."""
+        sample = np.zeros(0, dtype=np.int32)
+        read = 0
+        for tid in sorted(set(tids), key=lambda t: self.indptr[t + 1] - self.indptr[t]):
+            docs = self.postings(tid)[0][:SAMPLE]
+            sample = np.union1d(sample, docs if allowed is None else docs[_member(allowed, docs)])
+            read += len(docs)
+            if len(sample) >= n or read >= SAMPLE:
+                break
+        return float(np.partition(scores[sample], len(sample) - n)[len(sample) - n]) if len(sample) >= n else 0.0
 
 
 class ScoredChunks:
     """One question's (or clause's) BM25 scores of every chunk, computed on first use."""
 
-    def __init__(self, lexical: Lexical, query_terms: list[str], ids_where):
+    def __init__(self, lexical: Lexical, query_terms: list[str], ids_where: Callable[[Filters], np.ndarray]):
         self._lexical = lexical
-        self._terms = query_terms
-        self._ids_where = ids_where  # Filters -> allowed chunk ids
+        self._tids = lexical.term_ids(query_terms)
+        self._ids_where = ids_where  # Filters -> allowed chunk ids, ascending
         self._scores: np.ndarray | None = None
 
     @property
     def scores(self) -> np.ndarray:
         if self._scores is None:
-            self._scores = self._lexical.scores(self._terms)
+            self._scores = self._lexical.scores(self._tids)
         return self._scores
 
-    def top(self, n: int, where=None) -> dict[int, float]:
-        return top(self.scores, n, self._ids_where(where) if where else None)
+    def top(self, n: int, where: Filters | None = None) -> dict[int, float]:
+        """Only the chunks at or above a floor the n-th best reaches are ranked, so the cost is
+        one comparison per chunk, not a partial sort of every matching chunk."""
+        among = self._ids_where(where) if where else None
+        if n <= 0 or not self._tids or (among is not None and not len(among)):
+            return {}
+        floor = self._lexical.floor(self._tids, self.scores, n, among)
+        if among is None:
+            ids = np.flatnonzero(self.scores >= floor) if floor > 0 else np.flatnonzero(self.scores)
+        else:
+            ids = among[self.scores[among] >= floor] if floor > 0 else among
+        return best_n(ids, self.scores[ids], n)
 
-    def of(self, ids) -> np.ndarray:
+    def of(self, ids: Sequence[int]) -> np.ndarray:
         return self.scores[np.asarray(ids, dtype=np.int64)]
 
     def best(self) -> float:
         return float(self.scores.max()) if len(self.scores) else 0.0
-
-
-def top(scores: np.ndarray, n: int, among: np.ndarray | None = None) -> dict[int, float]:
-    """The `n` best chunks with a positive score, only `among` these ids if given (a filter
-    applied before ranking); looks at the chunks that matched, not at every chunk."""
-    ids = np.flatnonzero(scores) if among is None else among[scores[among] > 0]
-    if len(ids) > n:
-        ids = ids[np.argpartition(-scores[ids], n - 1)[:n]] if n else ids[:0]
-    return {int(i): float(scores[i]) for i in ids}

@@ -1,5 +1,7 @@
-"""Article, chunk and sentence metadata in SQLite: no pickle, and nothing held in Python
-objects per row, so a million chunks cost disk pages rather than memory."""
+"""Articles and chunks with their text in SQLite: what a citation and a passage quote, read for
+the few chunks an answer shows. No pickle, and nothing held in Python objects per row, so a
+million chunks cost disk pages rather than memory. (What ranking reads for every candidate is
+in memory-mapped arrays: arrays.py.)"""
 
 from __future__ import annotations
 
@@ -8,10 +10,8 @@ import threading
 from pathlib import Path
 from typing import Iterable, Sequence
 
-import numpy as np
-
-from qa.models import Article, Chunk, Filters, Segment
-from qa.storage.base import ChunkMeta, ChunkRow
+from qa.models import Article, Chunk
+from qa.storage.base import ChunkRow
 
 META_FILE = "meta.sqlite"
 
@@ -24,13 +24,6 @@ CREATE TABLE chunks (
     chunk_id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
     seg_first INTEGER NOT NULL, seg_last INTEGER NOT NULL, text TEXT NOT NULL
 );
-CREATE TABLE segments (
-    doc_id TEXT NOT NULL, seg_no INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-    vec BLOB NOT NULL, PRIMARY KEY (doc_id, seg_no)
-) WITHOUT ROWID;
--- An article's chunk ids without reading chunk texts: filters and outlet boosts stay cheap
--- at a million chunks.
-CREATE INDEX chunks_by_doc ON chunks (doc_id, chunk_id);
 """
 
 
@@ -53,13 +46,6 @@ class MetaWriter:
             "INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
             [(first_id + i, c.doc_id, c.start, c.end, c.seg_first, c.seg_last, c.text)
              for i, c in enumerate(chunks)],
-        )
-
-    def add_segments(self, doc_id: str, segments: Sequence[Segment], vectors: np.ndarray) -> None:
-        self.conn.executemany(
-            "INSERT INTO segments VALUES (?,?,?,?,?)",
-            [(doc_id, i, s.start, s.end, vectors[i].astype(np.float32).tobytes())
-             for i, s in enumerate(segments)],
         )
 
     def close(self) -> None:
@@ -106,67 +92,6 @@ class MetaStore:
             "SELECT doc_id, path, '' AS text, body_start, title, date, source, url FROM articles "
             f"WHERE doc_id IN ({','.join('?' * len(ids))})", ids).fetchall()
         return {r["doc_id"]: Article(**dict(r)) for r in rows}
-
-    def segments(self, doc_id: str, first: int, last: int) -> tuple[list[Segment], np.ndarray]:
-        rows = self._conn().execute(
-            'SELECT start, "end", vec FROM segments WHERE doc_id=? AND seg_no BETWEEN ? AND ? ORDER BY seg_no',
-            (doc_id, first, last)).fetchall()
-        segs = [Segment(r[0], r[1]) for r in rows]
-        vecs = np.stack([np.frombuffer(r[2], dtype=np.float32) for r in rows]) if rows else np.zeros((0, 0))
-        return segs, vecs
-
-    def sentence_vectors(self, chunk_ids: Iterable[int]) -> dict[int, np.ndarray]:
-        """The stored vectors of each chunk's sentences, in one query for all the chunks."""
-        ids = [int(i) for i in chunk_ids]
-        if not ids:
-            return {}
-        rows = self._conn().execute(
-            "SELECT c.chunk_id, s.vec FROM chunks c JOIN segments s ON s.doc_id = c.doc_id "
-            "AND s.seg_no BETWEEN c.seg_first AND c.seg_last "
-            f"WHERE c.chunk_id IN ({','.join('?' * len(ids))}) ORDER BY c.chunk_id, s.seg_no", ids).fetchall()
-        found: dict[int, list[np.ndarray]] = {}
-        for cid, vec in rows:
-            found.setdefault(cid, []).append(np.frombuffer(vec, dtype=np.float32))
-        return {cid: np.stack(vecs) for cid, vecs in found.items()}
-
-    def chunk_ids_where(self, filters: Filters) -> np.ndarray:
-        """Sorted ids of the chunks whose article passes every given filter."""
-        where, args = [], []
-        if filters.date_from:
-            where.append("a.date >= ?")
-            args.append(filters.date_from)
-        if filters.date_to:
-            where.append("a.date <= ?")
-            args.append(filters.date_to)
-        if filters.sources:
-            where.append(f"lower(a.source) IN ({','.join('?' * len(filters.sources))})")
-            args.extend(s.lower() for s in filters.sources)
-        if filters.doc_ids:
-            where.append(f"a.doc_id IN ({','.join('?' * len(filters.doc_ids))})")
-            args.extend(filters.doc_ids)
-        sql = "SELECT c.chunk_id FROM chunks c JOIN articles a ON a.doc_id = c.doc_id"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        rows = self._conn().execute(sql + " ORDER BY c.chunk_id", args).fetchall()
-        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-
-    def chunk_meta(self, ids: Iterable[int]) -> dict[int, ChunkMeta]:
-        """(doc_id, source, date) of each chunk: what boosts and de-duplication need."""
-        ids = [int(i) for i in ids]
-        if not ids:
-            return {}
-        rows = self._conn().execute(
-            "SELECT c.chunk_id, c.doc_id, a.source, a.date FROM chunks c JOIN articles a ON a.doc_id = c.doc_id "
-            f"WHERE c.chunk_id IN ({','.join('?' * len(ids))})", ids).fetchall()
-        return {r[0]: ChunkMeta(r[1], r[2], r[3]) for r in rows}
-
-    def summary(self) -> tuple[str | None, str | None, list[str], list[int]]:
-        """The date range, the outlets most frequent first, and their article counts."""
-        conn = self._conn()
-        lo, hi = conn.execute("SELECT min(date), max(date) FROM articles").fetchone()
-        rows = conn.execute("SELECT source, count(*) FROM articles WHERE source IS NOT NULL GROUP BY source "
-                            "ORDER BY count(*) DESC, source").fetchall()
-        return lo, hi, [r[0] for r in rows], [r[1] for r in rows]
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

@@ -100,25 +100,35 @@ def load_vectors(path: Path, cfg: VectorsConfig | None = None) -> faiss.Index:
     return index
 
 
+def selector(allowed: np.ndarray, n: int) -> faiss.IDSelector:
+    """A test of membership in the ascending ids `allowed` (of n): a bitmap of n bits. (A hash set
+    of the ids, faiss's IDSelectorBatch, took 26 ms to build for 100k ids, once per search.)"""
+    bits = np.zeros(n, dtype=bool)
+    bits[allowed] = True
+    packed = np.packbits(bits, bitorder="little")
+    found = faiss.IDSelectorBitmap(n, faiss.swig_ptr(packed))
+    found.referenced_objects = [packed]  # the bits live as long as the selector
+    return found
+
+
 def search(index: faiss.Index, queries: np.ndarray, k: int,
-           allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+           allowed: faiss.IDSelector | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Scores and row ids, best first; ids of -1 mark empty slots.
 
-    `allowed` (sorted chunk ids) restricts the search itself, so a filter never costs
-    results the way dropping hits after the top k would.
+    `allowed` (see `selector`) restricts the search itself, so a filter never costs results the
+    way dropping hits after the top k would.
     """
     k = max(1, min(k, index.ntotal))
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if allowed is None:
         return index.search(queries, k)
-    selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
     ivf = faiss.try_extract_index_ivf(index)
     if ivf is not None:
-        params = faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe)
+        params = faiss.SearchParametersIVF(sel=allowed, nprobe=ivf.nprobe)
     elif isinstance(index, faiss.IndexHNSW):
-        params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+        params = faiss.SearchParametersHNSW(sel=allowed, efSearch=index.hnsw.efSearch)
     else:
-        params = faiss.SearchParameters(sel=selector)
+        params = faiss.SearchParameters(sel=allowed)
     return index.search(queries, k, params=params)
 
 
