@@ -21,8 +21,8 @@ def _mark(ok: bool | None) -> str:
 def _when(r: dict, part: str) -> str:
     """When and how `part` was measured; the scale part, once per size (each may come from another run)."""
     when = r.get("when", {})
-    keys = [part] if part in when else sorted((k for k in when if k.startswith(f"{part} ")),
-                                              key=lambda k: int(k.rsplit(" ", 1)[1]))
+    keys = [part] * (part in when) + sorted((k for k in when if k.startswith(f"{part} ")),
+                                            key=lambda k: int(k.rsplit(" ", 1)[1]))
     return "\n\n".join(f"_measured {w['at']} by `{w.get('command', COMMAND)}`, load average before "
                        f"{w['load_before']}, after {w['load_after']}_" for w in (when[k] for k in keys))
 
