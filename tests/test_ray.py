@@ -64,10 +64,10 @@ def test_ray_build_equals_the_single_process_build(ray_run, seed_config):
     chunks, segments, vectors = index_contents(seed_config)
     assert ray_chunks == chunks and len(chunks) == 24
     assert np.min(np.sum(ray_vectors * vectors, axis=1)) >= 0.9999
-    assert [s[:4] for s in ray_segments] == [s[:4] for s in segments]
-    ray_sentences = np.stack([np.frombuffer(s[4], dtype=np.float32) for s in ray_segments])
-    sentences = np.stack([np.frombuffer(s[4], dtype=np.float32) for s in segments])
-    assert np.min(np.sum(ray_sentences * sentences, axis=1)) >= 0.9999
+    (ray_spans, ray_sentences), (spans, sentences) = ray_segments, segments
+    assert ray_spans == spans and ray_sentences.keys() == sentences.keys()
+    for cid, vecs in sentences.items():
+        assert np.min(np.sum(ray_sentences[cid] * vecs, axis=1)) >= 0.9999
 
 
 def test_ray_build_manifest_and_answers(ray_run, seed_config, encoder):
