@@ -52,7 +52,8 @@ class Answerer:
         started = time.perf_counter()
         k = top_k or self.cfg.top_k
         queries = self.analyser.analyse(questions, histories or [()] * len(questions), filters or Filters())
-        return [self._result(q, self.retriever.search(q, k), started) for q in queries]
+        # A question with nothing to search for retrieves nothing, and so abstains.
+        return [self._result(q, self.retriever.search(q, k) if q.searchable else [], started) for q in queries]
 
     def articles(self, doc_ids: Iterable[str]) -> dict[str, Article]:
         """Articles' metadata (without their text) as citations name them: the outlet merged."""
@@ -67,7 +68,7 @@ class Answerer:
         return best_dense + self.cfg.coverage_weight * best_cover
 
     def _result(self, query: Query, hits: list[Hit], started: float) -> Result:
-        if not query.searchable or not hits or self.confidence(query, hits) < self.cfg.min_score:
+        if not hits or self.confidence(query, hits) < self.cfg.min_score:
             return Result(query.text, True, None, [], _ms(started))
         articles = self.articles(h.row.doc_id for h in hits)
         cue = answer_type(query.text)
