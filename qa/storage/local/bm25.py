@@ -111,6 +111,11 @@ class Lexical:
             np.add.at(total, *self.postings(tid))
         return total
 
+    def first_docs(self, tid: int) -> np.ndarray:
+        """A term's first SAMPLE chunk ids (all of them for a shorter list)."""
+        lo, hi = int(self.indptr[tid]), int(self.indptr[tid + 1])
+        return self.docs.rows(lo, min(hi, lo + SAMPLE))
+
     def floor(self, tids: list[int], scores: np.ndarray, n: int, allowed: np.ndarray | None) -> float:
         """A score the n-th best chunk reaches, found cheaply: the n-th best among some chunks
         of the rarest terms (a subset's n-th best is never above the whole's); 0 when the
@@ -118,8 +123,10 @@ class Lexical:
         sample = np.zeros(0, dtype=np.int32)
         read = 0
         for tid in sorted(set(tids), key=lambda t: self.indptr[t + 1] - self.indptr[t]):
-            docs = self.postings(tid)[0][:SAMPLE]
-            sample = np.union1d(sample, docs if allowed is None else docs[_member(allowed, docs)])
+            docs = self.first_docs(tid)
+            docs = docs if allowed is None else docs[_member(allowed, docs)]
+            # A term's chunks are ascending and distinct already: only a second term needs a union.
+            sample = np.union1d(sample, docs) if len(sample) else docs
             read += len(docs)
             if len(sample) >= n or read >= SAMPLE:
                 break
