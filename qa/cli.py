@@ -299,5 +299,28 @@ def eval_(cfg: Config, questions: Path | None, top_k: int, as_json: bool, sweep:
         raise click.ClickException(f"recall@5 {summary['recall@5']:.4f} is below --min-recall5 {min_recall5}")
 
 
+@cli.command("train-ranker")
+@common_options
+@click.option("--multihop", "multihop", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="MultiHop-RAG folder (default: eval.multihop_dir); its even queries are trained on.")
+@click.option("--questions", "question_files", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A question file about the MultiHop-RAG articles; its \"train\" half is trained on (repeatable).")
+@click.option("--keep-index", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Keep the MultiHop-RAG index in DIR and reuse it (as `qa eval --keep-index`).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the model (default: search.ranker_model, else the package's own).")
+def train_ranker(cfg: Config, multihop: Path | None, question_files: tuple[Path, ...], keep_index: Path | None,
+                 out: Path | None) -> None:
+    """Train the learned ranker (search.ranker: learned) on the training questions only."""
+    from qa.asking.learned import PACKAGED
+    from qa.evaluation.train import train_ranker as run
+
+    folder = out or (Path(cfg.search.ranker_model) if cfg.search.ranker_model else PACKAGED)
+    about = run(cfg, multihop or cfg.eval.multihop_dir, question_files, folder, keep_index=keep_index)
+    click.echo(f"trained on {sum(about['questions'].values())} questions ({about['questions']}), "
+               f"{about['rounds']} rounds; held-back NDCG {about['held_back_ndcg']}; written to {folder}")
+
+
 def main() -> None:
     cli(prog_name="qa")

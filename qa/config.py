@@ -149,6 +149,12 @@ class SearchConfig:
     sentence_weight: float = setting(1.0, "dense score = (1 − w) × chunk cosine + w × its best sentence's "
                                      "cosine (sentence vectors stored at build time); above 0, candidates "
                                      "only BM25 found get their cosines too", low=0, high=1)
+    ranker: str = setting("weighted", "what orders the best candidates: the weighted fusion below, or "
+                          "gradient-boosted trees trained on its signals (`qa train-ranker`)",
+                          choices=("weighted", "learned"))
+    ranker_model: str = setting("", "folder of the learned ranking model (empty: the one shipped with the "
+                                "package; a relative path is taken from the config file's folder)")
+    rerank_depth: int = setting(50, "candidates of the weighted fusion the learned ranker re-orders", low=1)
     dedupe: bool = setting(True, "drop a passage whose terms mostly repeat a better one (overlapping chunks, "
                            "republished text)")
     duplicate_jaccard: float = setting(0.6, "term overlap (Jaccard) at or above which `dedupe` drops a passage")
@@ -327,6 +333,8 @@ def load_config(path: str | Path | None = None, *, required: bool = False) -> Co
         data_dir=cfg.data_dir if cfg.data_dir.is_absolute() else base / cfg.data_dir,
         index_dir=cfg.index_dir if cfg.index_dir.is_absolute() else base / cfg.index_dir,
         eval=dataclasses.replace(cfg.eval, multihop_dir=base / cfg.eval.multihop_dir),  # absolute stays
+        search=dataclasses.replace(cfg.search, ranker_model=str(base / cfg.search.ranker_model)
+                                   if cfg.search.ranker_model else ""),
     )
     _check(cfg)
     return cfg

@@ -70,7 +70,7 @@ def test_multihop_query_scores_follow_the_official_definition():
     gold = ["alpha beta", "gamma delta", "epsilon"]
     retrieved = ["no", "xx alpha\nbeta yy", "no", "gamma  delta and alpha beta", "epsilon"] + ["no"] * 6
     s = metrics.multihop_query_scores(retrieved, gold)
-    assert s["Hits@4"] == 1.0 and s["Hits@10"] == 1.0
+    assert s["Hits@4"] == 1.0 and s["Hits@10"] == 1.0 and (s["Hits@1"], s["Hits@5"]) == (0.0, 1.0)
     assert s["MRR@10"] == 0.5
     # rank 2 finds one new fact, rank 4 one new (alpha beta is not new), rank 5 one new.
     assert s["MAP@10"] == pytest.approx((1 / 2 + 1 / 4 + 1 / 5) / 3)
@@ -78,17 +78,18 @@ def test_multihop_query_scores_follow_the_official_definition():
 
 def test_multihop_scores_miss_beyond_ten_and_count_a_repeated_fact_once():
     assert metrics.multihop_query_scores(["no"] * 10 + ["alpha beta"], ["alpha beta"]) == {
-        "Hits@10": 0.0, "Hits@4": 0.0, "MAP@10": 0.0, "MRR@10": 0.0}
+        "Hits@10": 0.0, "Hits@4": 0.0, "Hits@1": 0.0, "Hits@5": 0.0, "MAP@10": 0.0, "MRR@10": 0.0}
     s = metrics.multihop_query_scores(["no"] * 5 + ["alphabeta"], ["alpha beta", "alpha beta"])
-    assert (s["Hits@4"], s["Hits@10"], s["MRR@10"]) == (0.0, 1.0, 1 / 6)
+    assert (s["Hits@1"], s["Hits@4"], s["Hits@5"], s["Hits@10"], s["MRR@10"]) == (0.0, 0.0, 0.0, 1.0, 1 / 6)
     # the official code divides by min(len(gold), 10), the repeated fact included
     assert s["MAP@10"] == pytest.approx((1 / 6) / 2)
 
 
 def test_multihop_metrics_average_over_queries():
     m = metrics.multihop_metrics([["a b"], ["x", "c"]], [["ab"], ["c", "d"]])
-    assert m == {"MRR@10": 0.75, "MAP@10": 0.625, "Hits@4": 1.0, "Hits@10": 1.0}
-    assert metrics.multihop_metrics([], []) == {"MRR@10": 0.0, "MAP@10": 0.0, "Hits@4": 0.0, "Hits@10": 0.0}
+    assert m == {"MRR@10": 0.75, "MAP@10": 0.625, "Hits@1": 0.5, "Hits@4": 1.0, "Hits@5": 1.0, "Hits@10": 1.0}
+    assert metrics.multihop_metrics([], []) == {"MRR@10": 0.0, "MAP@10": 0.0, "Hits@1": 0.0, "Hits@4": 0.0,
+                                                "Hits@5": 0.0, "Hits@10": 0.0}
 
 
 def test_select_queries_even_odd_and_limit():

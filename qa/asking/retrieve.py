@@ -17,6 +17,7 @@ import numpy as np
 
 from qa.asking.analyse import Method, Query
 from qa.asking.fuse import jaccard, minmax, mix, ranks, recency_factor, rrf, weighted_sum
+from qa.asking.learned import Window, features, load_ranker
 from qa.config import SearchConfig
 from qa.storage.base import ChunkMeta, ChunkRow, LexicalScores, Store
 from qa.text import terms
@@ -43,6 +44,16 @@ class Candidates:
     score: np.ndarray | None = None  # the fused and boosted score
 
 
+@dataclass
+class Ranking:
+    """One question's candidates in ranked order, with their articles and (lazily) their rows."""
+
+    found: Candidates
+    order: np.ndarray  # indices into found, best first
+    meta: dict[int, ChunkMeta]
+    rows: "_Rows"
+
+
 def best_sentence(sentences: dict[int, np.ndarray], ids: np.ndarray, vector: np.ndarray) -> np.ndarray:
     """Each chunk's best cosine between `vector` and one of its stored sentence vectors."""
     return np.array([float((sentences[c] @ vector).max()) if c in sentences else np.nan for c in ids.tolist()])
@@ -55,20 +66,52 @@ class Retriever:
         self.store = store
         self.cfg = cfg
         self.method = Method.of(cfg)
+        self.ranker = load_ranker(cfg.ranker_model) if cfg.ranker == "learned" else None
         latest = store.summary().date_to
         self.newest = dt.date.fromisoformat(latest) if latest else None
 
     def search(self, query: Query, k: int) -> list[Hit]:
         """The k best chunks, near-duplicates collapsed and the per-article rules applied."""
+        ranking = self.rank(query, k)
+        if ranking is None:
+            return []
+        if self.ranker is not None:
+            self.rerank(query, ranking)
+        self._exact_cosines(query, ranking.found, ranking.order[: k * 4])
+        return self.diversify(ranking, k)
+
+    def rank(self, query: Query, k: int) -> Ranking | None:
+        """Every candidate scored and ordered by the weighted fusion; None if there are none."""
         dense, lexical, parts = self.gather(query)
         if not dense and not lexical:
-            return []
+            return None
         found = self.score(query, dense, lexical, parts)
         meta = self.store.chunk_meta(found.ids.tolist())
         found.score = self.boost(query, self.fuse(found), [meta[c] for c in found.ids.tolist()])
         order = np.argsort(-found.score, kind="stable")  # ties: lower chunk id first
-        self._exact_cosines(query, found, order[: k * 4])
-        return self.diversify(found, order, meta, k)
+        block = max(k * 4, 20, self.cfg.rerank_depth if self.ranker is not None else 0)
+        return Ranking(found, order, meta, _Rows(self.store, found.ids[order].tolist(), block))
+
+    def window(self, ranking: Ranking) -> Window:
+        """The weighted ranking's best `rerank_depth` candidates with what the trees read of them."""
+        found, rows = ranking.found, ranking.rows
+        top = ranking.order[: self.cfg.rerank_depth]
+        ids = found.ids[top].tolist()
+        bm25_best = 0.0 if np.isnan(found.bm25).all() else float(np.nanmax(found.bm25))
+        return Window(ids, found.score[top], found.cosine[top], found.sentence[top], found.bm25[top], bm25_best,
+                      found.clause[top] if found.clause is not None else None,
+                      [ranking.meta[c] for c in ids], [rows.row(c) for c in ids], [rows.terms(c) for c in ids])
+
+    def rerank(self, query: Query, ranking: Ranking) -> None:
+        """The window re-ordered by the trees, the rest after it in weighted order. Scores are
+        rescaled so the best is 1 and the window spans [0, 1], as the article penalty expects."""
+        learned = self.ranker.scores(features(query, self.window(ranking)))
+        found, order = ranking.found, ranking.order
+        top, rest = order[: len(learned)], order[len(learned):]
+        score = found.score / (abs(float(found.score[order[0]])) or 1.0) - 2.0
+        score[top] = minmax(learned)
+        found.score = score
+        ranking.order = np.concatenate([top[np.argsort(-learned, kind="stable")], rest])
 
     def gather(self, query: Query) -> tuple[dict[int, float], dict[int, float], list[LexicalScores]]:
         """Candidates with their scores for the whole question: the dense and BM25 top, each
@@ -162,11 +205,11 @@ class Retriever:
             for i in missing:
                 found.cosine[i] = exact.get(int(found.ids[i]), np.nan)
 
-    def diversify(self, found: Candidates, order: np.ndarray, meta: dict[int, ChunkMeta], k: int) -> list[Hit]:
+    def diversify(self, ranking: Ranking, k: int) -> list[Hit]:
         """Walk the ranking best first, skipping near-duplicates and chunks over the per-article
         cap; each passage already kept from an article lowers that article's next ones by
         `article_penalty` x the best score, so one article does not fill the top."""
-        cfg = self.cfg
+        cfg, found, order, meta, rows = self.cfg, ranking.found, ranking.order, ranking.meta, ranking.rows
         ids, scores = found.ids[order].tolist(), found.score[order].tolist()
         cosines = np.nan_to_num(found.cosine[order], nan=0.0).tolist()
         kept: list[Hit] = []
@@ -174,7 +217,6 @@ class Retriever:
         penalty = cfg.article_penalty * max(abs(scores[0]), 1e-9)
         # (-score as last computed, rank, the article's count it was computed at)
         heap = [(-s, r, 0) for r, s in enumerate(scores)]
-        rows = _Rows(self.store, ids, max(k * 4, 20))
         while heap and len(kept) < k:
             neg, rank, seen = heapq.heappop(heap)
             doc = meta[ids[rank]].doc_id
@@ -184,7 +226,7 @@ class Retriever:
                 continue
             if cfg.max_per_article and count >= cfg.max_per_article:
                 continue
-            row, words = rows.at(rank), rows.terms(rank)
+            row, words = rows.row(ids[rank]), rows.terms(ids[rank])
             if cfg.dedupe and any(jaccard(words, h.terms) >= cfg.duplicate_jaccard for h in kept):
                 continue
             per_article[doc] = count + 1
@@ -193,22 +235,23 @@ class Retriever:
 
 
 class _Rows:
-    """Chunk rows read from the store in blocks along the ranking, as the walk reaches them,
-    and their terms, split once per text (a republished or copied chunk repeats its text)."""
+    """Chunk rows read from the store in blocks along a ranking, as they are first needed, and
+    their terms, split once per text (a republished or copied chunk repeats its text)."""
 
     def __init__(self, store: Store, ids: list[int], block: int):
         self.store, self.ids, self.block = store, ids, block
+        self.rank = {c: r for r, c in enumerate(ids)}
         self.rows: dict[int, ChunkRow] = {}
         self._terms: dict[str, frozenset[str]] = {}
 
-    def at(self, rank: int) -> ChunkRow:
-        cid = self.ids[rank]
+    def row(self, cid: int) -> ChunkRow:
         if cid not in self.rows:
+            rank = self.rank[cid]
             self.rows.update(self.store.chunks(self.ids[rank:rank + self.block]))
         return self.rows[cid]
 
-    def terms(self, rank: int) -> frozenset[str]:
-        text = self.at(rank).text
+    def terms(self, cid: int) -> frozenset[str]:
+        text = self.row(cid).text
         if text not in self._terms:
             self._terms[text] = frozenset(terms(text))
         return self._terms[text]

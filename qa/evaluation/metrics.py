@@ -60,7 +60,7 @@ def squash(text: str) -> str:
 
 def multihop_query_scores(retrieved: Sequence[str], gold: Sequence[str]) -> dict[str, float]:
     """One query's Hits@10, Hits@4, AP@10 and RR@10 as MultiHop-RAG's retrieval_evaluate.py
-    computes them: a retrieved text is a hit when a gold fact, spaces and newlines removed,
+    computes them (and Hits@1, Hits@5, the recall@1/5 of the question files): a retrieved text is a hit when a gold fact, spaces and newlines removed,
     is a substring of it (also squashed); AP adds (newly matched gold facts)/rank over the
     hits in the top 10 and divides by min(len(gold), 10), duplicates in `gold` included."""
     gold = [squash(g) for g in gold]
@@ -77,12 +77,13 @@ def multihop_query_scores(retrieved: Sequence[str], gold: Sequence[str]) -> dict
         found.extend(new)
         ap += len(new) / rank
     return {"Hits@10": float(first is not None), "Hits@4": float(first is not None and first <= 4),
+            "Hits@1": float(first == 1), "Hits@5": float(first is not None and first <= 5),
             "MAP@10": ap / min(len(gold), 10), "MRR@10": 1 / first if first else 0.0}
 
 
 def multihop_metrics(retrieved_lists: Sequence[Sequence[str]], gold_lists: Sequence[Sequence[str]]) -> dict[str, float]:
     """The benchmark's four figures, averaged over queries."""
-    names = ("MRR@10", "MAP@10", "Hits@4", "Hits@10")
+    names = ("MRR@10", "MAP@10", "Hits@1", "Hits@4", "Hits@5", "Hits@10")
     if not gold_lists:
         return {n: 0.0 for n in names}
     scores = [multihop_query_scores(r, g) for r, g in zip(retrieved_lists, gold_lists)]

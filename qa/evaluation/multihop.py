@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from qa.asking.answer import Answerer
 from qa.asking.service import Service
@@ -51,29 +52,47 @@ def run_multihop(cfg: Config, path: Path, *, encoder: Encoder | None = None, sub
     the chosen queries cite: fast, for tests, but easier than the real 609-article corpus,
     and the report says so.
     """
-    queries = select_queries(_read_json(path / MULTIHOP_QUERIES), subset, limit)
-    corpus_file = path / MULTIHOP_CORPUS
+    queries = read_queries(path, subset, limit)
     if gold_articles_only:
         titles = {e["title"] for q in queries for e in q["evidence_list"]}
-        corpus = json.dumps([a for a in _read_json(corpus_file) if a["title"] in titles]).encode("utf-8")
+        corpus = json.dumps([a for a in _read_json(path / MULTIHOP_CORPUS) if a["title"] in titles]).encode("utf-8")
     else:
-        try:
-            corpus = corpus_file.read_bytes()
-        except OSError as exc:
-            raise EvalError(f"cannot read {corpus_file}: {exc}") from None
+        corpus = read_corpus(path)
+    with multihop_answerer(cfg, corpus, encoder=encoder, keep_index=keep_index, progress=progress) as (answerer,
+                                                                                                     built):
+        outcomes = run_questions(answerer, [_as_question(q) for q in queries], top_k)
+        chunk_text = _all_chunk_text(answerer)
+        info = answerer.store.info
+    return _multihop_report(queries, outcomes, chunk_text, info, built.seconds if built else None,
+                            subset=subset, limit=limit,
+                            gold_articles_only=gold_articles_only)
+
+
+@contextmanager
+def multihop_answerer(cfg: Config, corpus: bytes, *, encoder: Encoder | None = None, keep_index: Path | None = None,
+                      progress: bool = False) -> Iterator[tuple[Answerer, BuildReport | None]]:
+    """The service over an index of the benchmark's `corpus` (see `run_multihop` for where it
+    lives), and the build's report (None when a kept index was reused)."""
     encoder = encoder or Encoder(cfg.model)
     with tempfile.TemporaryDirectory(prefix="qa-multihop-") as tmp:
         run_cfg, built = _multihop_index(cfg, encoder, corpus, keep_index or Path(tmp), progress)
         answerer = Service(run_cfg, encoder=encoder).answerer()
         try:
-            outcomes = run_questions(answerer, [_as_question(q) for q in queries], top_k)
-            chunk_text = _all_chunk_text(answerer)
-            info = answerer.store.info
+            yield answerer, built
         finally:
             answerer.store.close()
-    return _multihop_report(queries, outcomes, chunk_text, info, built.seconds if built else None,
-                            subset=subset, limit=limit,
-                            gold_articles_only=gold_articles_only)
+
+
+def read_corpus(path: Path) -> bytes:
+    """The benchmark's articles file as stored (it fingerprints a kept index)."""
+    try:
+        return (path / MULTIHOP_CORPUS).read_bytes()
+    except OSError as exc:
+        raise EvalError(f"cannot read {path / MULTIHOP_CORPUS}: {exc}") from None
+
+
+def read_queries(path: Path, subset: str = "all", limit: int | None = None) -> list[dict]:
+    return select_queries(_read_json(path / MULTIHOP_QUERIES), subset, limit)
 
 
 def _multihop_index(cfg: Config, encoder: Encoder, corpus: bytes, root: Path,
