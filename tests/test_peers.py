@@ -1,5 +1,5 @@
 """`python -m bench --only peers` end to end on a tiny corpus: ours, txtai and bm25s index the same
-chunks with the real model, and every question set is scored."""
+chunks with the real model, every question set is scored, and the report shows each system."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import peers
+from bench import peers, report
 
 ARTICLES = [
     ("Divers survey the mussels of Lake Quillon", "Quillon Gazette", "2023-06-02",
@@ -98,3 +98,24 @@ def test_peers_part_scores_three_systems_on_the_same_chunks(tmp_path):
     even = figures["sets"]["multihop even"]["ours"]
     assert (even["queries"], even["null_queries"]) == (1, 1)
     assert figures["indexes"]["multihop"]["systems"]["ours"]["build_s"] is not None
+
+
+def test_the_report_shows_each_system_with_n_a_for_what_only_ours_measures(tmp_path):
+    f = {"questions": 2, "answerable": 1, "recall@1": 1.0, "recall@5": 1.0, "recall@10": 1.0, "MRR@10": 1.0,
+         "p50_ms": 3.0}
+    m = {"queries": 1, "null_queries": 1, "MRR@10": 1.0, "MAP@10": 1.0, "Hits@4": 1.0, "Hits@10": 1.0, "p50_ms": 2.0}
+    cost = {"chunks": 4, "build_s": 1.0, "ask_s": 0.1}
+    figures = {"model": "m", "top_k": 10, "versions": {"txtai": "9.14.0", "bm25s": "0.3"},
+               "indexes": {"seed": {"articles": 4, "systems": {"ours": {**cost, "build_s": None}, "txtai": cost}}},
+               "sets": {"seed": {"ours": {**f, "abstention_unanswerable": 0.5, "false_abstentions": 0}, "txtai": f},
+                        "multihop all": {"ours": {**m, "null_abstention": 0.0, "false_abstention": 0.0},
+                                         "txtai": m}}}
+    when = {"at": "2026-11-27T00:00:00", "load_before": [1.0], "load_after": [1.0], "command": "python -m bench --only peers"}
+    out = tmp_path / "performance.md"
+    report.write({"peers": figures, "when": {"peers": when}}, out)
+    text = out.read_text()
+    assert "| seed | ours | 2 (1) | 1.0 | 1.0 | 1.0 | 1.0 | 0.5 | 0 | 3.0 |" in text
+    assert "| seed | txtai | 2 (1) | 1.0 | 1.0 | 1.0 | 1.0 | n/a | n/a | 3.0 |" in text
+    assert "| multihop all | txtai | 1 (1) | 1.0 | 1.0 | 1.0 | 1.0 | n/a | n/a | 2.0 |" in text
+    assert "| seed (4 articles) | ours | 4 | reused | 0.1 |" in text
+    assert "`python -m bench --only peers`" in text
