@@ -1,4 +1,4 @@
-"""`python -m bench [--only build,latency,scale,throughput,profile,update,backends,scaleout] [--sizes 10000,100000,1000000]`.
+"""`python -m bench [--only build,latency,scale,throughput,profile,update,backends,scaleout,peers] [--sizes 10000,100000,1000000]`.
 
 `python -m bench --backend milvus [--only build,latency,scale,update]`: the Milvus backend against the
 local one (bench/milvus.py), on the local MultiHop-RAG index that the build part makes.
@@ -19,10 +19,10 @@ from pathlib import Path
 # before either loads and inherited by the servers the bench starts, treats both sides alike.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from bench import backends, build, milvus, profile, report, scale, scaleout, throughput, update
+from bench import backends, build, milvus, peers, profile, report, scale, scaleout, throughput, update
 from bench.common import ROOT, load_average, machine
 
-PARTS = ("build", "latency", "scale", "throughput", "profile", "update", "backends", "scaleout")
+PARTS = ("build", "latency", "scale", "throughput", "profile", "update", "backends", "scaleout", "peers")
 RESULTS = ROOT / "docs" / "performance.json"
 
 
@@ -43,7 +43,8 @@ def main() -> None:
     ap.add_argument("--ray-articles", type=int, default=60,
                     help="MultiHop-RAG articles of the scaleout part's single-process and Ray builds")
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "newsqa-bench",
-                    help="work folder (the MultiHop-RAG index is built here and reused)")
+                    help="work folder (the MultiHop-RAG index is built here and reused; the peers part keeps "
+                         "its indexes in WORK/seed and WORK/multihop, where a copied index of the corpus is reused)")
     args = ap.parse_args()
     parts = PARTS if args.backend == "local" else milvus.PARTS
     only = [p.strip() for p in (args.only or ",".join(parts)).split(",") if p.strip()]
@@ -63,6 +64,7 @@ def main() -> None:
         "update": lambda: update.run(args.work, results.get("build", {}).get("build_s")),
         "backends": lambda: backends.run(args.work, args.multihop_limit),
         "scaleout": lambda: scaleout.run(args.work, args.ray_articles),
+        "peers": lambda: peers.run(args.work),
     }
     if args.backend == "milvus":
         if not (args.work / "index").exists():
@@ -72,8 +74,8 @@ def main() -> None:
                    "update": lambda: milvus.update_both(args.work, results.get("milvus", {}).get("build", {}))}
         if not (args.work / "milvus").exists() and {"latency", "update"} & set(only) and "build" not in only:
             only.insert(0, "build")  # they use the Milvus build of the MultiHop-RAG index
-    elif not (args.work / "index").exists() and "build" not in only:
-        only.insert(0, "build")  # every other part uses the MultiHop-RAG index
+    elif not (args.work / "index").exists() and "build" not in only and set(only) - {"peers"}:
+        only.insert(0, "build")  # every other part uses the MultiHop-RAG index (peers keeps its own)
     for part in [p for p in parts if p in only]:
         print(f"bench: {part} ...", flush=True)
         before = load_average()

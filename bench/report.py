@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from bench.peers import MULTIHOP_FIGURES, OUR_MULTIHOP_FIGURES, OUR_QUESTION_FIGURES, QUESTION_FIGURES
+
 COMMAND = "python -m bench"  # add --only PART,... and --sizes N,... to rerun parts
 RATIO_TARGET = 0.95  # build chunks/s against bare encode of the same texts (issue 12; 0.9 before)
 # One GPU, not measured here: NVIDIA's datasheet FP32 peak of an A100 (40 GB, SXM), MiniLM-L6's
@@ -116,6 +118,48 @@ def _backends(r: dict) -> list[str]:
             "| backend | chunks/s (vs torch) | query encode p50 / p99 ms | seed MRR@10 (Δ) | MultiHop MRR@10 (Δ) |",
             "|---|---|---|---|---|", *rows, "",
             "**Quality change over 0.01 in MRR@10:** " + ("; ".join(changed) + "." if changed else "none.")]
+
+
+def _na(figures: dict, key: str) -> str:
+    """A figure only our service has (abstention): n/a for a peer."""
+    return str(figures[key]) if key in figures else "n/a"
+
+
+def _peer_rows(sets: dict, prefix: str, counts: tuple[str, str], keys: tuple[str, ...],
+               own: tuple[str, str]) -> list[str]:
+    """One row per set (its name starting with `prefix`) and system: its two `counts`, `keys`,
+    then our two abstention figures (n/a for peers) and p50."""
+    return [f"| {name} | {system} | {f[counts[0]]} ({f[counts[1]]}) | " + " | ".join(str(f[k]) for k in keys)
+            + f" | {_na(f, own[0])} | {_na(f, own[1])} | {f['p50_ms']} |"
+            for name, by_system in sets.items() if name.startswith(prefix) for system, f in by_system.items()]
+
+
+def _peers(r: dict) -> list[str]:
+    """Ours, txtai and bm25s on every question set: what each indexed and spent, then the figures."""
+    pe = r.get("peers")
+    if not pe:
+        return ["_not run_"]
+    cost = [f"| {corpus} ({idx['articles']} articles) | {system} | {c['chunks']:,} | "
+            f"{'reused' if c['build_s'] is None else c['build_s']} | {c['ask_s']} |"
+            for corpus, idx in pe["indexes"].items() for system, c in idx["systems"].items()]
+    asked = ("questions", "answerable")
+    return [_when(r, "peers"), "",
+            f"Each system over the same chunks: txtai {pe['versions']['txtai']} `Embeddings(content=True, hybrid=True, "
+            f"path=<the packaged {pe['model']}>)` and plain bm25s {pe['versions']['bm25s']} (PyStemmer English "
+            "stemmer, English stop words, BM25 defaults) index the chunk texts of our index, read through the "
+            "storage interface; ours is the default config asked through `Answerer.ask` (the title/outlet/date "
+            f"header is ours only). Top {pe['top_k']}, scored by `qa eval`'s own code; p50 = in-process time per "
+            "question (a peer ignores a follow-up's history).", "",
+            "| index | system | chunks indexed | build s | answering all its questions s |", "|---|---|---|---|---|",
+            *cost, "",
+            "| set | system | questions (answerable) | recall@1 | recall@5 | recall@10 | MRR@10 | "
+            "abstention on unanswerable | false abstentions | p50 ms |", "|---|---|---|---|---|---|---|---|---|---|",
+            *_peer_rows(pe["sets"], "seed", asked, QUESTION_FIGURES, OUR_QUESTION_FIGURES),
+            *_peer_rows(pe["sets"], "facts", asked, QUESTION_FIGURES, OUR_QUESTION_FIGURES), "",
+            "MultiHop-RAG, queries by position in MultiHopRAG.json (null queries out of the ranking figures):", "",
+            "| set | system | queries (null) | MRR@10 | MAP@10 | Hits@4 | Hits@10 | abstention on null queries | "
+            "false abstention (share) | p50 ms |", "|---|---|---|---|---|---|---|---|---|---|",
+            *_peer_rows(pe["sets"], "multihop", ("queries", "null_queries"), MULTIHOP_FIGURES, OUR_MULTIHOP_FIGURES)]
 
 
 def _hours(rate: float) -> str:
@@ -250,7 +294,7 @@ def write(r: dict, path: Path, notes: Path | None = None) -> None:
     p = r.get("profile")
     lines = [
         "# Performance", "",
-        f"Measured with `{COMMAND}` (parts: `--only build,latency,scale,throughput,profile,update,backends,scaleout`, scale sizes: "
+        f"Measured with `{COMMAND}` (parts: `--only build,latency,scale,throughput,profile,update,backends,scaleout,peers`, scale sizes: "
         "`--sizes 10000,100000,1000000`). Figures are stored in `docs/performance.json`; this page is rewritten "
         "from them.", "",
         f"**Machine:** {mc.get('cores')} cores, {mc.get('cpu')}, {mc.get('memory_gb')} GB memory, no GPU; "
@@ -280,6 +324,7 @@ def write(r: dict, path: Path, notes: Path | None = None) -> None:
         "## Incremental update", "", *_update(r), "",
         "## Encoder backends (`model.backend`)", "", *_backends(r), "",
         "## Past one process: GPU, Ray, lower precision", "", *_scaleout(r), "",
+        "## Peers side by side: txtai and bm25s over our chunks (`--only peers`)", "", *_peers(r), "",
         "## Profile of /api/ask", "",
         *([f"pyinstrument over {p['requests']} requests through the Flask app (test client), real model and index "
            "(MultiHop-RAG):", "", "```", p["top"], "```"] if p else ["_not run_"]), "",

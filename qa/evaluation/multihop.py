@@ -18,7 +18,7 @@ from qa.evaluation.metrics import latency, multihop_metrics, rate, squash
 from qa.evaluation.questions import EvalError, Outcome, Question, run_questions
 from qa.indexing.build import BuildReport, build_index, chunk_settings
 from qa.storage import open_backend
-from qa.storage.base import IndexInfo
+from qa.storage.base import IndexInfo, Store
 
 MULTIHOP_CORPUS = "corpus.json"
 MULTIHOP_QUERIES = "MultiHopRAG.json"
@@ -60,12 +60,11 @@ def run_multihop(cfg: Config, path: Path, *, encoder: Encoder | None = None, sub
         corpus = read_corpus(path)
     with multihop_answerer(cfg, corpus, encoder=encoder, keep_index=keep_index, progress=progress) as (answerer,
                                                                                                      built):
-        outcomes = run_questions(answerer, [_as_question(q) for q in queries], top_k)
-        chunk_text = _all_chunk_text(answerer)
+        outcomes = run_questions(answerer, [as_question(q) for q in queries], top_k)
+        chunk_text = all_chunk_text(answerer)
         info = answerer.store.info
-    return _multihop_report(queries, outcomes, chunk_text, info, built.seconds if built else None,
-                            subset=subset, limit=limit,
-                            gold_articles_only=gold_articles_only)
+    return multihop_report(queries, outcomes, chunk_text, info, built.seconds if built else None,
+                           subset=subset, limit=limit, gold_articles_only=gold_articles_only)
 
 
 @contextmanager
@@ -75,7 +74,7 @@ def multihop_answerer(cfg: Config, corpus: bytes, *, encoder: Encoder | None = N
     lives), and the build's report (None when a kept index was reused)."""
     encoder = encoder or Encoder(cfg.model)
     with tempfile.TemporaryDirectory(prefix="qa-multihop-") as tmp:
-        run_cfg, built = _multihop_index(cfg, encoder, corpus, keep_index or Path(tmp), progress)
+        run_cfg, built = multihop_index(cfg, encoder, corpus, keep_index or Path(tmp), progress)
         answerer = Service(run_cfg, encoder=encoder).answerer()
         try:
             yield answerer, built
@@ -95,8 +94,8 @@ def read_queries(path: Path, subset: str = "all", limit: int | None = None) -> l
     return select_queries(_read_json(path / MULTIHOP_QUERIES), subset, limit)
 
 
-def _multihop_index(cfg: Config, encoder: Encoder, corpus: bytes, root: Path,
-                    progress: bool) -> tuple[Config, BuildReport | None]:
+def multihop_index(cfg: Config, encoder: Encoder, corpus: bytes, root: Path,
+                   progress: bool) -> tuple[Config, BuildReport | None]:
     """`cfg` pointed at `root`/data (holding `corpus`) and `root`/index, built unless the
     index there already came from this corpus with this model and chunking (then None)."""
     data = root / "data"
@@ -116,19 +115,24 @@ def _multihop_index(cfg: Config, encoder: Encoder, corpus: bytes, root: Path,
     return run_cfg, build_index(run_cfg, encoder=encoder, progress=progress)
 
 
-def _as_question(q: dict) -> Question:
+def as_question(q: dict) -> Question:
     facts = tuple(e["fact"] for e in q["evidence_list"])
     return Question(q["query"], bool(facts), facts, tag=q["question_type"])
 
 
-def _all_chunk_text(answerer: Answerer) -> str:
+def chunk_texts(store: Store) -> list[str]:
+    """Every chunk's text in id order, read through the storage interface (what peers index)."""
+    rows = store.chunks(range(store.info.chunks))
+    return [rows[i].text for i in sorted(rows)]
+
+
+def all_chunk_text(answerer: Answerer) -> str:
     """Every chunk, squashed and joined by NULs (a fact never spans two of them)."""
-    rows = answerer.store.chunks(range(answerer.store.info.chunks))
-    return "\0".join(squash(rows[i].text) for i in sorted(rows))
+    return "\0".join(squash(text) for text in chunk_texts(answerer.store))
 
 
-def _multihop_report(queries: Sequence[dict], outcomes: Sequence[Outcome], chunk_text: str, info: IndexInfo,
-                     build_seconds: float | None, **run: Any) -> dict[str, Any]:
+def multihop_report(queries: Sequence[dict], outcomes: Sequence[Outcome], chunk_text: str, info: IndexInfo,
+                    build_seconds: float | None, **run: Any) -> dict[str, Any]:
     scored = [(q, o) for q, o in zip(queries, outcomes) if q["evidence_list"]]
     nulls = [o for q, o in zip(queries, outcomes) if not q["evidence_list"]]
     gold = [[e["fact"] for e in q["evidence_list"]] for q, _ in scored]
