@@ -8,6 +8,7 @@ Our system is the default config asked through `Answerer.ask`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -32,12 +33,15 @@ FACTS = ROOT / "eval" / "multihop_facts.jsonl"
 TOP_K = 10
 SUBSETS = ("even", "odd", "all")
 QUESTION_FIGURES = ("recall@1", "recall@5", "recall@10", "MRR@10")
-MULTIHOP_FIGURES = ("MRR@10", "MAP@10", "Hits@4", "Hits@10")
+MULTIHOP_FIGURES = ("MRR@10", "MAP@10", "Hits@1", "Hits@4", "Hits@5", "Hits@10")
 # Only our service abstains: a peer always returns its ranking, so these are n/a for peers.
 OUR_QUESTION_FIGURES = ("abstention_unanswerable", "false_abstentions")
 OUR_MULTIHOP_FIGURES = ("null_abstention", "false_abstention")
 
 Search = Callable[[str], list[str]]
+# Our service as configured ("ours"), and one row per other setting the quality tables compare.
+VARIANTS = {"ours": {}, "ours weighted": {"ranker": "weighted"}, "ours learned": {"ranker": "learned"},
+            "ours bm25": {"mode": "bm25"}, "ours dense": {"mode": "dense"}}
 
 
 class Peer(NamedTuple):
@@ -45,13 +49,19 @@ class Peer(NamedTuple):
     chunks: int  # how many chunks the peer itself says it indexed
 
 
-def txtai_peer(texts: Sequence[str], model_path: str) -> Peer:
-    """txtai's hybrid index (dense + its own BM25, content stored) on the same local model, offline."""
+def txtai_peer(texts: Sequence[str], model_path: str, saved: Path | None = None) -> Peer:
+    """txtai's hybrid index (dense + its own BM25, content stored) on the same local model, offline;
+    kept in `saved` and loaded from there on a later run over the same index version."""
     os.environ["HF_HUB_OFFLINE"] = "1"  # nothing is downloaded: the model is a local folder
     from txtai import Embeddings
 
     embeddings = Embeddings(content=True, path=model_path, hybrid=True)
-    embeddings.index((i, text, None) for i, text in enumerate(texts))
+    if saved is not None and saved.exists():
+        embeddings.load(str(saved))
+    else:
+        embeddings.index((i, text, None) for i, text in enumerate(texts))
+        if saved is not None:
+            embeddings.save(str(saved))
     return Peer(lambda q: [r["text"] for r in embeddings.search(q, TOP_K)], embeddings.count())
 
 
@@ -85,15 +95,19 @@ def peer_outcomes(search: Search, questions: Sequence[Question]) -> list[Outcome
     return outcomes
 
 
-def compare(answerer: Answerer, questions: Sequence[Question],
-            model_path: str) -> tuple[dict[str, list[Outcome]], dict[str, dict]]:
-    """Ours and each peer over the same chunks, asked `questions`: outcomes by system, and what
-    each system indexed and spent (seconds to build its index and to answer)."""
+def compare(answerer: Answerer, questions: Sequence[Question], model_path: str,
+            saved: Path | None = None) -> tuple[dict[str, list[Outcome]], dict[str, dict]]:
+    """Ours (the default and each variant) and each peer over the same chunks, asked `questions`:
+    outcomes by system, and what each system indexed and spent (seconds to build and to answer)."""
     texts = chunk_texts(answerer.store)
-    started = time.perf_counter()
-    outcomes = {"ours": run_questions(answerer, questions, TOP_K)}
-    cost = {"ours": {"chunks": answerer.store.info.chunks, "ask_s": round(time.perf_counter() - started, 1)}}
-    makers = {"txtai": lambda: txtai_peer(texts, model_path), "bm25s": lambda: bm25s_peer(texts)}
+    outcomes, cost = {}, {}
+    for name, changes in VARIANTS.items():
+        started = time.perf_counter()
+        variant = answerer.with_settings(dataclasses.replace(answerer.cfg, **changes))
+        outcomes[name] = run_questions(variant, questions, TOP_K)
+        cost[name] = {"chunks": answerer.store.info.chunks, "ask_s": round(time.perf_counter() - started, 1)}
+    txtai_saved = saved / f"txtai-{answerer.store.info.version}" if saved else None
+    makers = {"txtai": lambda: txtai_peer(texts, model_path, txtai_saved), "bm25s": lambda: bm25s_peer(texts)}
     for name, make in makers.items():
         started = time.perf_counter()
         peer = make()
@@ -128,11 +142,11 @@ def multihop_sets(outcomes: dict[str, list[Outcome]], own: int, queries: Sequenc
     for name, outs in outcomes.items():
         for half in HALVES:
             chosen = [o for o in outs[:own] if o.question.half == half]
-            sets.setdefault(f"facts {half}", {})[name] = question_figures(chosen, name == "ours")
+            sets.setdefault(f"facts {half}", {})[name] = question_figures(chosen, name.startswith("ours"))
         pairs = list(zip(queries, outs[own:]))
         for subset in SUBSETS:
             sets.setdefault(f"multihop {subset}", {})[name] = multihop_figures(
-                select_queries(pairs, subset), chunk_text, info, name == "ours")
+                select_queries(pairs, subset), chunk_text, info, name.startswith("ours"))
     return sets
 
 
@@ -148,7 +162,7 @@ def seed_part(cfg: Config, encoder: Encoder, root: Path, data: Path, questions: 
         answerer.store.close()
     cost["ours"]["build_s"] = round(built.seconds, 1)
     return {"index": {"articles": info.articles, "systems": cost},
-            "sets": {"seed": {name: question_figures(o, name == "ours") for name, o in outcomes.items()}}}
+            "sets": {"seed": {name: question_figures(o, name.startswith("ours")) for name, o in outcomes.items()}}}
 
 
 def multihop_part(cfg: Config, encoder: Encoder, root: Path, multihop: Path, facts: Path) -> dict:
@@ -159,7 +173,7 @@ def multihop_part(cfg: Config, encoder: Encoder, root: Path, multihop: Path, fac
     queries = json.loads((multihop / MULTIHOP_QUERIES).read_text(encoding="utf-8"))
     answerer = Service(run_cfg, encoder=encoder).answerer()
     try:
-        outcomes, cost = compare(answerer, own + [as_question(q) for q in queries], resolve_model(cfg.model))
+        outcomes, cost = compare(answerer, own + [as_question(q) for q in queries], resolve_model(cfg.model), root)
         chunk_text, info = all_chunk_text(answerer), answerer.store.info
     finally:
         answerer.store.close()

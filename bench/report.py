@@ -140,7 +140,7 @@ def _peers(r: dict) -> list[str]:
     if not pe:
         return ["_not run_"]
     cost = [f"| {corpus} ({idx['articles']} articles) | {system} | {c['chunks']:,} | "
-            f"{'reused' if c['build_s'] is None else c['build_s']} | {c['ask_s']} |"
+            f"{'reused' if c.get('build_s', '') is None else c.get('build_s', 'ours')} | {c['ask_s']} |"
             for corpus, idx in pe["indexes"].items() for system, c in idx["systems"].items()]
     asked = ("questions", "answerable")
     return [_when(r, "peers"), "",
@@ -148,7 +148,9 @@ def _peers(r: dict) -> list[str]:
             f"path=<the packaged {pe['model']}>)` and plain bm25s {pe['versions']['bm25s']} (PyStemmer English "
             "stemmer, English stop words, BM25 defaults) index the chunk texts of our index, read through the "
             "storage interface; ours is the default config asked through `Answerer.ask` (the title/outlet/date "
-            f"header is ours only). Top {pe['top_k']}, scored by `qa eval`'s own code; p50 = in-process time per "
+            "header is ours only), and `ours weighted` / `ours learned` / `ours bm25` / `ours dense` the same "
+            "index and service with `search.ranker: weighted` / `learned` or `search.mode: bm25` / `dense`."
+            f" Top {pe['top_k']}, scored by `qa eval`'s own code; p50 = in-process time per "
             "question (a peer ignores a follow-up's history).", "",
             "| index | system | chunks indexed | build s | answering all its questions s |", "|---|---|---|---|---|",
             *cost, "",
@@ -157,8 +159,8 @@ def _peers(r: dict) -> list[str]:
             *_peer_rows(pe["sets"], "seed", asked, QUESTION_FIGURES, OUR_QUESTION_FIGURES),
             *_peer_rows(pe["sets"], "facts", asked, QUESTION_FIGURES, OUR_QUESTION_FIGURES), "",
             "MultiHop-RAG, queries by position in MultiHopRAG.json (null queries out of the ranking figures):", "",
-            "| set | system | queries (null) | MRR@10 | MAP@10 | Hits@4 | Hits@10 | abstention on null queries | "
-            "false abstention (share) | p50 ms |", "|---|---|---|---|---|---|---|---|---|---|",
+            "| set | system | queries (null) | MRR@10 | MAP@10 | Hits@1 | Hits@4 | Hits@5 | Hits@10 | abstention on "
+            "null queries | false abstention (share) | p50 ms |", "|---|---|---|---|---|---|---|---|---|---|---|---|",
             *_peer_rows(pe["sets"], "multihop", ("queries", "null_queries"), MULTIHOP_FIGURES, OUR_MULTIHOP_FIGURES)]
 
 

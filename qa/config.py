@@ -149,9 +149,9 @@ class SearchConfig:
     sentence_weight: float = setting(1.0, "dense score = (1 − w) × chunk cosine + w × its best sentence's "
                                      "cosine (sentence vectors stored at build time); above 0, candidates "
                                      "only BM25 found get their cosines too", low=0, high=1)
-    ranker: str = setting("weighted", "what orders the best candidates: the weighted fusion below, or "
-                          "gradient-boosted trees trained on its signals (`qa train-ranker`)",
-                          choices=("weighted", "learned"))
+    ranker: str = setting("learned", "what orders the best candidates: gradient-boosted trees trained on the "
+                          "weighted fusion's signals (`qa train-ranker`), or that fusion alone (the weights below)",
+                          choices=("learned", "weighted"))
     ranker_model: str = setting("", "folder of the learned ranking model (empty: the one shipped with the "
                                 "package; a relative path is taken from the config file's folder)")
     rerank_depth: int = setting(50, "candidates of the weighted fusion the learned ranker re-orders", low=1)

@@ -110,7 +110,7 @@ def test_ranker_settings_are_checked_and_the_model_path_is_relative_to_the_confi
     path.write_text("search:\n  ranker: learned\n  ranker_model: models/r\n", encoding="utf-8")
     cfg = load_config(path)
     assert cfg.search.ranker == "learned" and cfg.search.ranker_model == str(tmp_path / "models" / "r")
-    for bad, message in [("ranker: trees", "'search.ranker' must be one of weighted, learned"),
+    for bad, message in [("ranker: trees", "'search.ranker' must be one of learned, weighted"),
                          ("rerank_depth: 0", "'search.rerank_depth' must be at least 1")]:
         path.write_text(f"search:\n  {bad}\n", encoding="utf-8")
         with pytest.raises(ConfigError, match=message):
