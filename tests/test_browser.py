@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import yaml
-from conftest import (FLOOD_QUESTION, ROOT, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, ServerProcess, make_config,
+from conftest import (FLOOD_QUESTION, ROOT, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, ServerProcess, make_config, open_store,
                       stateless_server)
 from playwright.sync_api import Page, expect, sync_playwright
 
@@ -188,12 +188,18 @@ def test_citation_opens_the_source_view_with_the_passage_marked(web_server, page
     expect(page.locator("#article-title")).to_have_text(expected["citation"]["title"])
 
 
-def test_a_fragment_alone_marks_its_chunk(web_server, page):
+def test_a_fragment_alone_marks_its_chunk(web_server, seed_config, page):
+    """`#chunk-N` alone marks chunk N itself (a passage may merge it with its overlapping neighbour)."""
     cite = api_answer(web_server, QUESTION)["passages"][0]["citation"]
     page.goto(f"{web_server.url}/articles/{cite['doc_id']}#chunk-{cite['chunk_id']}")
     mark = page.locator(f"mark#chunk-{cite['chunk_id']}")
     expect(mark).to_be_in_viewport()
-    assert len(mark.text_content()) == cite["end"] - cite["start"]
+    store = open_store(seed_config)
+    try:
+        row = store.chunks([cite["chunk_id"]])[cite["chunk_id"]]
+    finally:
+        store.close()
+    assert len(mark.text_content()) == row.end - row.start and cite["start"] <= row.start < row.end <= cite["end"]
 
 
 def test_abstention_reply(web_server, page):
