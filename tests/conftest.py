@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 import requests
 import yaml
@@ -22,6 +23,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED_DATA = ROOT / "data"
 SHARED = ROOT.parent / "shared"
 MULTIHOP = SHARED / "eval" / "multihop-rag"
+
+
+def conforms(response, schema_name: str) -> dict:
+    """Validate a real response body against a schema of the served OpenAPI document."""
+    from qa.http.openapi import spec
+
+    body = response.get_json()
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": spec(admin=False)["components"]}
+    jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
+    return body
 
 
 def make_config(tmp: Path, data_dir: Path, **changes) -> Config:

@@ -91,6 +91,10 @@ SCHEMAS: dict[str, Any] = {
     }, description="The passages of one outlet or one date (`key`; null: not stated), indexes into `passages`."),
     "Result": _obj({
         "question": {"type": "string"}, "abstained": {"type": "boolean"},
+        "evidence": {"enum": ["strong", "weak", "none"],
+                     "description": "`strong`: `answer` quotes the sentence that best answers. `weak`: the "
+                                    "articles may not answer; `passages` are the closest ones and `answer` is "
+                                    "null. `none`: abstained, nothing quoted."},
         "answer": {"oneOf": [_ref("Answer"), {"type": "null"}]},
         "passages": {"type": "array", "items": _ref("Passage")}, "took_ms": {"type": "number", "minimum": 0},
         "group_by": {"enum": [*GROUP_BY, None]},
@@ -110,7 +114,8 @@ SCHEMAS: dict[str, Any] = {
 # Any request under /api may come with an address over the limit (the question in a GET).
 _URL_TOO_LONG = {"414": _error(f"The URL is over {MAX_URL_BYTES:,} bytes (send a long question with POST).")}
 _ASK_RESPONSES = {
-    "200": {"description": "Cited, verbatim passages, or an abstention.",
+    "200": {"description": "Cited, verbatim passages (with the answering sentence when the evidence is "
+                           "strong), or an abstention.",
             "content": {"application/json": {"schema": _ref("Result")}}},
     "400": _error("Invalid question or top_k, or a body that is not a JSON object."),
     **_URL_TOO_LONG,
