@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -37,6 +38,15 @@ def conforms(response, schema_name: str) -> dict:
 
 def make_config(tmp: Path, data_dir: Path, **changes) -> Config:
     return Config(data_dir=data_dir, index_dir=tmp / "index", **changes)
+
+
+# search.weak_below above any score (best cosine + coverage_weight × coverage): every reply that
+# would quote an answer is weak instead, while abstention stays as it is.
+WEAK_EVERYWHERE = 100.0
+
+
+def weak_everywhere(cfg: Config) -> Config:
+    return cfg.replace(search=dataclasses.replace(cfg.search, weak_below=WEAK_EVERYWHERE))
 
 
 @pytest.fixture(scope="session")

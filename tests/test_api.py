@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import pytest
-from conftest import conforms
+from conftest import conforms, weak_everywhere
 
 from qa.http.app import create_app
 from qa.errors import error_payload
@@ -119,17 +118,12 @@ def test_unanswerable_abstains(client):
     assert body["answer"] is None and body["passages"] == []
 
 
-# Above any score (best cosine + coverage_weight × coverage), so every reply that would quote
-# an answer is weak instead.
-WEAK_EVERYWHERE = 100.0
-
-
 @pytest.fixture()
 def weak_client(backend_config, encoder):
     """The API over the same index with every reply at or above `min_score` in the weak zone."""
     from qa.asking.service import Service
 
-    cfg = backend_config.replace(search=dataclasses.replace(backend_config.search, weak_below=WEAK_EVERYWHERE))
+    cfg = weak_everywhere(backend_config)
     return create_app(cfg, service=Service(cfg, encoder=encoder)).test_client()
 
 
