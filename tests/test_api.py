@@ -179,6 +179,14 @@ def test_bad_questions_are_400(client, payload, message):
     assert message in err["message"]
 
 
+def test_a_bad_history_item_is_400_even_before_the_last_ten(client):
+    """Only the last ten earlier questions are used, but every one is checked (the OpenAPI
+    document promises so; the fuzzer found an over-long one accepted)."""
+    history = ["x" * 2001] + ["When was it?"] * 10
+    err = assert_error(client.post("/api/ask", json={"question": QUESTION, "history": history}), 400, "bad_request")
+    assert err["message"] == "'history': each item is 2001 characters long; the limit is 2000"
+
+
 def test_question_at_limit_is_accepted(client):
     assert client.post("/api/ask", json={"question": "Khojaly " * 250}).status_code == 200
 
