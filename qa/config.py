@@ -175,7 +175,7 @@ class SearchConfig:
     min_score: float = setting(0.15, "abstain when best cosine (top 3) + `coverage_weight` × best "
                                "IDF-weighted term coverage is below this (chosen with `qa eval --sweep`)")
     coverage_weight: float = setting(0.75, "weight of term coverage in the abstention score (see `min_score`)")
-    weak_below: float = setting(0.15, "a score (see `min_score`) below this, but at or above `min_score`, shows the "
+    weak_below: float = setting(0.3, "a score (see `min_score`) below this, but at or above `min_score`, shows the "
                                 "closest passages without quoting an answer: the articles may not answer (at least "
                                 "`min_score`; equal: no such zone; chosen with `qa eval --sweep`)", low=0)
     outlet_aliases: dict[str, str] = setting({}, "outlet names to show as one: `{spelling: name shown}`, e.g. "
