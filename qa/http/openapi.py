@@ -6,13 +6,14 @@ and fuzz the API from it, so it cannot drift silently.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from flask import Blueprint, Response, jsonify
 
 from qa.cite import MEDIA_TYPES
 from qa.http.admin import TOKEN_ENV, admin_on
 from qa.http.app import MAX_BODY_BYTES, MAX_URL_BYTES
+from qa.models import Evidence
 from qa.validation import (BLANK_CLASS, CONTROL_CLASS, GROUP_BY, MAX_FILTER_NAMES, MAX_HISTORY,
                            MAX_QUESTION_CHARS, MAX_TOP_K, STYLES)
 
@@ -91,7 +92,7 @@ SCHEMAS: dict[str, Any] = {
     }, description="The passages of one outlet or one date (`key`; null: not stated), indexes into `passages`."),
     "Result": _obj({
         "question": {"type": "string"}, "abstained": {"type": "boolean"},
-        "evidence": {"enum": ["strong", "weak", "none"],
+        "evidence": {"enum": list(get_args(Evidence)),
                      "description": "`strong`: `answer` quotes the sentence that best answers. `weak`: the "
                                     "articles may not answer; `passages` are the closest ones and `answer` is "
                                     "null. `none`: abstained, nothing quoted."},
