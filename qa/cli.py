@@ -15,6 +15,7 @@ import click
 
 from qa.config import Config, load_config
 from qa.errors import IndexUnavailable, QAError
+from qa.models import WEAK_NOTICE
 from qa.validation import MAX_TOP_K, STYLES, validate_filters, validate_question
 
 
@@ -125,18 +126,23 @@ def _print_result(result: dict) -> None:
     if result["abstained"]:
         click.echo("The articles do not answer this question.")
         return
-    answer = result["answer"]
-    cite = answer["citation"]
-    click.secho(f"“{answer['text']}”", bold=True)
-    click.echo(f"   — {_cite_line(cite)}\n")
-    if answer["alternatives"]:
-        click.secho("Sources differ:", bold=True)
-        for alt in answer["alternatives"]:
-            click.echo(f"“{alt['text']}”\n   — {_cite_line(alt['citation'])}\n")
+    if result["evidence"] == "weak":
+        click.secho(WEAK_NOTICE + "\n", bold=True)
+    else:
+        _print_answer(result["answer"])
     for p in result["passages"]:
         c = p["citation"]
         click.secho(f"[{p['rank']}] {_cite_line(c)}  (score {p['score']:.3f})", fg="cyan")
         click.echo(p["text"].strip() + "\n")
+
+
+def _print_answer(answer: dict) -> None:
+    click.secho(f"“{answer['text']}”", bold=True)
+    click.echo(f"   — {_cite_line(answer['citation'])}\n")
+    if answer["alternatives"]:
+        click.secho("Sources differ:", bold=True)
+        for alt in answer["alternatives"]:
+            click.echo(f"“{alt['text']}”\n   — {_cite_line(alt['citation'])}\n")
 
 
 def _cite_line(c: dict) -> str:
@@ -149,8 +155,8 @@ def _references(answerer, result: dict, style: str) -> list[dict]:
     """Each article the reply cites, in `style`, in the order the reply first cites it."""
     from qa.cite import reference
 
-    answer = result["answer"] or {"alternatives": []}
-    quotes = [answer, *answer["alternatives"], *result["passages"]] if result["answer"] else []
+    answer = result["answer"]
+    quotes = [*([answer, *answer["alternatives"]] if answer else []), *result["passages"]]
     ids = list(dict.fromkeys(q["citation"]["doc_id"] for q in quotes))
     articles = answerer.articles(ids)
     return [{"doc_id": d, "style": style, "text": reference(articles[d], style)} for d in ids]

@@ -181,6 +181,9 @@ class SearchConfig:
     min_score: float = setting(0.15, "abstain when best cosine (top 3) + `coverage_weight` × best "
                                "IDF-weighted term coverage is below this (chosen with `qa eval --sweep`)")
     coverage_weight: float = setting(0.75, "weight of term coverage in the abstention score (see `min_score`)")
+    weak_below: float = setting(0.3, "a score (see `min_score`) below this, but at or above `min_score`, shows the "
+                                "closest passages without quoting an answer: the articles may not answer (at least "
+                                "`min_score`; equal: no such zone; chosen with `qa eval --sweep`)", low=0)
     outlet_aliases: dict[str, str] = setting({}, "outlet names to show as one: `{spelling: name shown}`, e.g. "
                                              "`{FOX News - Health: FOX News}`; names that differ only in case, "
                                              "spacing or punctuation are one outlet without it (shown in the most "
@@ -310,6 +313,8 @@ def _check(cfg: Config) -> None:
     if not all(isinstance(k, str) and k.strip() and isinstance(v, str) and v.strip()
                for k, v in cfg.search.outlet_aliases.items()):
         raise ConfigError("config: 'search.outlet_aliases' must map outlet names to the name shown (non-empty text)")
+    if cfg.search.weak_below < cfg.search.min_score:
+        raise ConfigError("config: 'search.weak_below' must be at least 'search.min_score' (equal: no weak zone)")
 
 
 def load_config(path: str | Path | None = None, *, required: bool = False) -> Config:

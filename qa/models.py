@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import Sequence
+from typing import Literal, Sequence
+
+# How well the passages support an answer (answer.evidence decides): "strong" quotes the answer,
+# "weak" shows the closest passages but quotes none, "none" abstains.
+Evidence = Literal["strong", "weak", "none"]
+# What a weak reply says before its passages, on the page and in the CLI (the API says it with
+# `evidence`).
+WEAK_NOTICE = "The articles may not answer this question. The closest passages:"
 
 
 @dataclass(frozen=True)
@@ -138,8 +145,12 @@ class Group:
 
 @dataclass(frozen=True)
 class Result:
+    """A reply: `abstained` (evidence "none") quotes nothing; evidence "weak" has passages but no
+    `answer`, since none of them may answer."""
+
     question: str
     abstained: bool
+    evidence: Evidence
     answer: AnswerSentence | None
     passages: list[Passage]
     took_ms: float

@@ -99,13 +99,14 @@ def validate_style(value: Any) -> str:
 
 
 def validate_history(value: Any) -> tuple[str, ...]:
-    """`history`: the conversation's earlier questions, oldest first (the last ten are used)."""
+    """`history`: the conversation's earlier questions, oldest first. Every item is checked, as the
+    OpenAPI document says, though only the last ten are used."""
     if value is None:
         return ()
     if not isinstance(value, list):
         raise BadRequest("'history' must be a list of earlier questions")
     try:
-        return tuple(validate_question(q) for q in value[-MAX_HISTORY:])
+        return tuple(validate_question(q) for q in value)[-MAX_HISTORY:]
     except BadRequest as exc:
         raise BadRequest(f"'history': {exc.message.replace(chr(39) + 'question' + chr(39), 'each item')}") from None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -11,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import jsonschema
 import pytest
 import requests
 import yaml
@@ -24,8 +26,27 @@ SHARED = ROOT.parent / "shared"
 MULTIHOP = SHARED / "eval" / "multihop-rag"
 
 
+def conforms(response, schema_name: str) -> dict:
+    """Validate a real response body against a schema of the served OpenAPI document."""
+    from qa.http.openapi import spec
+
+    body = response.get_json()
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": spec(admin=False)["components"]}
+    jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
+    return body
+
+
 def make_config(tmp: Path, data_dir: Path, **changes) -> Config:
     return Config(data_dir=data_dir, index_dir=tmp / "index", **changes)
+
+
+# search.weak_below above any score (best cosine + coverage_weight × coverage): every reply that
+# would quote an answer is weak instead, while abstention stays as it is.
+WEAK_EVERYWHERE = 100.0
+
+
+def weak_everywhere(cfg: Config) -> Config:
+    return cfg.replace(search=dataclasses.replace(cfg.search, weak_below=WEAK_EVERYWHERE))
 
 
 @pytest.fixture(scope="session")

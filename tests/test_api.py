@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import conforms, weak_everywhere
 
 from qa.http.app import create_app
 from qa.errors import error_payload
@@ -113,7 +114,33 @@ def test_sources_that_agree_give_no_alternative(client, backend_config):
 
 def test_unanswerable_abstains(client):
     body = client.post("/api/ask", json={"question": "What is a good recipe for sourdough bread?"}).get_json()
-    assert body["abstained"] is True and body["answer"] is None and body["passages"] == []
+    assert body["abstained"] is True and body["evidence"] == "none"
+    assert body["answer"] is None and body["passages"] == []
+
+
+@pytest.fixture()
+def weak_client(backend_config, encoder):
+    """The API over the same index with every reply at or above `min_score` in the weak zone."""
+    from qa.asking.service import Service
+
+    cfg = weak_everywhere(backend_config)
+    return create_app(cfg, service=Service(cfg, encoder=encoder)).test_client()
+
+
+def test_a_weak_reply_shows_the_closest_passages_and_quotes_no_answer(client, weak_client, backend_config):
+    strong = client.post("/api/ask", json={"question": QUESTION}).get_json()
+    for r in (weak_client.post("/api/ask", json={"question": QUESTION}),
+              weak_client.get("/api/ask", query_string={"q": QUESTION})):
+        body = conforms(r, "Result")
+        assert body["evidence"] == "weak" and body["abstained"] is False and body["answer"] is None
+        assert body["passages"] == strong["passages"]  # the same ranking, the same quotes
+        check_offsets(body, backend_config.data_dir)
+    assert strong["evidence"] == "strong" and strong["answer"]
+
+
+def test_weak_zone_leaves_abstention_as_it_was(weak_client):
+    body = weak_client.post("/api/ask", json={"question": "What is a good recipe for sourdough bread?"}).get_json()
+    assert body["evidence"] == "none" and body["abstained"] is True and body["passages"] == []
 
 
 @pytest.mark.parametrize("question", ["x", "2023", "The of and?", "12 34"])
@@ -150,6 +177,14 @@ def test_health(client):
 def test_bad_questions_are_400(client, payload, message):
     err = assert_error(client.post("/api/ask", json=payload), 400, "bad_request")
     assert message in err["message"]
+
+
+def test_a_bad_history_item_is_400_even_before_the_last_ten(client):
+    """Only the last ten earlier questions are used, but every one is checked (the OpenAPI
+    document promises so; the fuzzer found an over-long one accepted)."""
+    history = ["x" * 2001] + ["When was it?"] * 10
+    err = assert_error(client.post("/api/ask", json={"question": QUESTION, "history": history}), 400, "bad_request")
+    assert err["message"] == "'history': each item is 2001 characters long; the limit is 2000"
 
 
 def test_question_at_limit_is_accepted(client):

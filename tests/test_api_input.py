@@ -9,8 +9,8 @@ import re
 import subprocess
 import sys
 
-import jsonschema
 import pytest
+from conftest import conforms
 from openapi_spec_validator import validate as validate_spec
 
 from qa.errors import BadRequest, ConfigError
@@ -19,15 +19,6 @@ from qa.http.openapi import spec
 from qa.validation import MAX_TOP_K, validate_question
 
 QUESTION = "How many people died in the Khojaly massacre?"
-
-
-def conforms(response, schema_name: str) -> dict:
-    """Validate a real response body against a schema of the served OpenAPI document."""
-    document = spec(admin=False)
-    body = response.get_json()
-    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": document["components"]}
-    jsonschema.validate(body, schema, cls=jsonschema.Draft202012Validator)
-    return body
 
 
 def error(response, status: int) -> dict:
@@ -158,9 +149,10 @@ def test_one_structured_log_line_per_request_without_the_question(client, caplog
     client.get("/api/ask", query_string={"q": "x" * 2001})
     first, second = _request_lines(caplog)
     assert r.headers["X-Request-ID"] == "abc-123" == first["request_id"]
-    assert first["status"] == 200 and first["abstained"] is False
+    assert first["status"] == 200 and first["abstained"] is False and first["evidence"] == "strong"
     assert first["top_score"] == r.get_json()["passages"][0]["score"] and first["latency_ms"] >= 0
-    assert second["status"] == 400 and second["abstained"] is None and len(second["request_id"]) == 32
+    assert second["status"] == 400 and second["abstained"] is None is second["evidence"]
+    assert len(second["request_id"]) == 32
     assert QUESTION not in caplog.text
 
 

@@ -9,10 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 import yaml
-from conftest import (FLOOD_QUESTION, ROOT, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, ServerProcess, make_config, open_store,
-                      stateless_server)
+from conftest import (FLOOD_QUESTION, ROOT, WEAK_EVERYWHERE, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, ServerProcess,
+                      make_config, open_store, stateless_server)
 from playwright.sync_api import Page, expect, sync_playwright
 
+from qa.models import WEAK_NOTICE
 from qa.storage.local.versions import POINTER
 
 pytestmark = pytest.mark.browser
@@ -405,6 +406,35 @@ def test_turns_the_script_inserts_pass_axe(web_server, axe_page):
     ask(axe_page, "why " * 501)  # refused: an error turn
     open_every_disclosure(axe_page)
     assert axe_violations(axe_page) == []
+    assert axe_page.dialogs == []
+
+
+@pytest.fixture(scope="module")
+def weak_server(seed_config, tmp_path_factory):
+    """`qa serve` with every reply that would quote an answer in the weak zone (conftest.WEAK_EVERYWHERE)."""
+    config = tmp_path_factory.mktemp("weak") / "config.yaml"
+    config.write_text(yaml.safe_dump({"search": {"weak_below": WEAK_EVERYWHERE}}), encoding="utf-8")
+    proc = ServerProcess(seed_config, "--config", str(config)).wait_ready()
+    yield proc
+    proc.stop()
+
+
+def test_a_weak_reply_says_the_articles_may_not_answer_and_quotes_no_answer(weak_server, axe_page):
+    expected = api_answer(weak_server, QUESTION)
+    assert expected["evidence"] == "weak" and expected["answer"] is None
+
+    def shown_weak(turn) -> None:
+        expect(turn.locator(".reply.weak .weak-lead")).to_have_text(WEAK_NOTICE)
+        expect(turn.locator(".reply.answer, blockquote, .differ")).to_have_count(0)
+        expect(turn.locator(".passage")).to_have_count(len(expected["passages"]))
+        assert axe_violations(axe_page) == []
+        open_every_disclosure(axe_page)
+        assert axe_violations(axe_page) == []
+
+    axe_page.goto(weak_server.url + "/")
+    shown_weak(ask(axe_page, QUESTION))  # the turn the script inserts
+    axe_page.goto(weak_server.url + "/?q=" + requests.utils.quote(QUESTION))
+    shown_weak(axe_page.locator("#log > .turn"))  # the turn the server draws into the page
     assert axe_page.dialogs == []
 
 

@@ -7,9 +7,10 @@ import json
 import subprocess
 import sys
 
-from conftest import backend_args
+from conftest import WEAK_EVERYWHERE, backend_args, served_config
 from qa.cli import cli
 from qa.config import Config
+from qa.models import WEAK_NOTICE
 
 QUESTION = "How many people died in the Khojaly massacre?"
 
@@ -45,6 +46,20 @@ def test_build_info_ask(runner, tmp_path, backend_config):
 def test_ask_unanswerable_says_so(runner, backend_config):
     r = runner.invoke(cli, ["ask", "What is a good recipe for sourdough bread?", *backend_args(backend_config)])
     assert r.exit_code == 0 and "do not answer" in r.output
+
+
+def test_ask_weak_prints_the_notice_then_the_closest_passages_and_no_answer(runner, backend_config, tmp_path):
+    config = served_config(backend_config, tmp_path / "weak.yaml", search={"weak_below": WEAK_EVERYWHERE})
+    args = ["--data", str(backend_config.data_dir), "--index", str(backend_config.index_dir), "--config", str(config)]
+    r = runner.invoke(cli, ["ask", QUESTION, *args, "--top-k", "3"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith(WEAK_NOTICE + "\n\n[1] ") and "[2]" in r.output
+    r = runner.invoke(cli, ["ask", QUESTION, *args, "--json", "--cite", "apa"])
+    body = json.loads(r.stdout)
+    assert body["evidence"] == "weak" and body["abstained"] is False and body["answer"] is None and body["passages"]
+    # No answer is quoted, but the passages are: their articles are the references.
+    cited = list(dict.fromkeys(p["citation"]["doc_id"] for p in body["passages"]))
+    assert [ref["doc_id"] for ref in body["references"]] == cited
 
 
 def test_build_reports_skips_and_strict_fails(runner, tmp_path):

@@ -63,6 +63,9 @@ def test_relative_paths_follow_the_config_file(tmp_path):
     ("search:\n  top_k: 0", "between 1 and 50"),
     ("search:\n  sentence_weight: 1.5", "'search.sentence_weight' must be between 0 and 1"),
     ("search:\n  min_score: high", "must be a number"),
+    ("search:\n  weak_below: some", "'search.weak_below' must be a number"),
+    ("search:\n  weak_below: -0.1", "'search.weak_below' must be 0 or more"),
+    ("search:\n  min_score: 0.3\n  weak_below: 0.2", "'search.weak_below' must be at least 'search.min_score'"),
     ("model:\n  offline: maybe", "true or false"),
     ("chunking:\n  max_tokens: 4", "at least 16"),
     ("chunking:\n  overlap_sentences: -1", "'chunking.overlap_sentences' must be 0 or more"),
@@ -103,3 +106,9 @@ def test_outlet_aliases_are_read_as_a_table(tmp_path):
     path.write_text("search:\n  outlet_aliases:\n    FOX News - Health: FOX News\n    Fox Life: FOX News\n")
     assert load_config(path).search.outlet_aliases == {"FOX News - Health": "FOX News", "Fox Life": "FOX News"}
     assert Config().search.outlet_aliases == {} and Config().search.outlet_aliases is not Config().search.outlet_aliases
+
+
+def test_the_weak_zone_may_be_closed_by_setting_it_to_min_score(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("search:\n  min_score: 0.3\n  weak_below: 0.3\n")
+    assert load_config(path).search.weak_below == 0.3

@@ -16,7 +16,7 @@ from qa.cli import cli
 from qa.config import Config
 from qa.indexing.ingest import read_corpus
 
-from conftest import MULTIHOP, ROOT, SEED_DATA
+from conftest import MULTIHOP, ROOT, SEED_DATA, WEAK_EVERYWHERE
 
 SEED_QUESTIONS = ROOT / "eval" / "seed.jsonl"
 
@@ -216,12 +216,48 @@ def test_run_questions_ranks_even_when_the_service_abstains(seed_service):
     assert outcome.ms > 0
 
 
+def test_run_questions_marks_weak_replies(seed_service):
+    answerer = seed_service.answerer()
+    weak = answerer.with_settings(dataclasses.replace(answerer.cfg, weak_below=WEAK_EVERYWHERE))
+    q = questions.Question("How many kids were orphaned?", True, ("25 children lost both parents",))
+    (outcome,) = questions.run_questions(weak, [q], top_k=10)
+    assert outcome.weak and not outcome.abstained and outcome.answer is None
+    assert metrics.hit_rank(outcome.passages, q.contains) is not None
+
+
+def test_weak_replies_are_counted_apart_from_abstentions_and_quoted_answers():
+    def outcome(answerable: bool, abstained: bool = False, weak: bool = False, answer: str | None = None):
+        q = questions.Question(f"q{answerable}{abstained}{weak}{answer}", answerable, ("x",) if answerable else ())
+        return questions.Outcome(q, abstained, answer, ["x"], 1.0, weak=weak)
+
+    summary = questions.summarize([outcome(True, answer="x"), outcome(True, weak=True), outcome(False, weak=True),
+                                   outcome(False, abstained=True), outcome(False, answer="y")])
+    assert (summary["weak_answerable"], summary["weak_unanswerable"]) == (1, 1)
+    assert summary["false_abstentions"] == 0 and summary["abstention_unanswerable"] == 0.3333
+    assert summary["answer_accuracy"] == 0.5  # a weak reply quotes no answer
+    # Misses: the weak answerable question (no answer quoted) and the unanswerable one answered
+    # "y"; the weak unanswerable one quoted nothing wrong.
+    assert [(m["question"], m.get("weak")) for m in summary["misses"]] == [("qTrueFalseTrueNone", True),
+                                                                           ("qFalseFalseFalsey", None)]
+    table = tables.format_questions(summary)
+    assert "weak_answerable           1" in table and "weak_unanswerable         1" in table
+
+
 def test_sweep_runs_from_never_to_always_abstaining(seed_service):
     qs = [questions.Question("How many families were completely wiped out?", True, ("8 families",)),
           questions.Question("What is the capital of Australia?", False)]
     low, high = questions.sweep(seed_service.answerer(), qs, thresholds=(-1.0, 1.01))
-    assert low == {"threshold": -1.0, "abstention_unanswerable": 0.0, "false_abstentions": 0}
-    assert high == {"threshold": 1.01, "abstention_unanswerable": 1.0, "false_abstentions": 1}
+    assert low == {"threshold": -1.0, "abstention_unanswerable": 0.0, "false_abstentions": 0, "correct_withheld": 0}
+    assert high == {"threshold": 1.01, "abstention_unanswerable": 1.0, "false_abstentions": 1, "correct_withheld": 1}
+
+
+def test_sweep_ignores_the_configured_weak_zone(seed_service):
+    """A threshold of the sweep alone decides (as `min_score` or as `weak_below`): the served
+    weak zone neither hides an answer from `correct_withheld` nor counts as an abstention."""
+    answerer = seed_service.answerer()
+    weak = answerer.with_settings(dataclasses.replace(answerer.cfg, weak_below=WEAK_EVERYWHERE))
+    qs = [questions.Question("How many families were completely wiped out?", True, ("8 families",))]
+    assert questions.sweep(weak, qs, thresholds=(-1.0, 1.01)) == questions.sweep(answerer, qs, thresholds=(-1.0, 1.01))
 
 
 def _eval_args(cfg: Config, *args: str) -> list[str]:
@@ -325,10 +361,10 @@ def test_small_multihop_run_scores_and_reports_null_queries(encoder):
     assert 0 < report["articles"] < 609 and report["chunks"] > report["articles"]
     assert 0 < report["Hits@10"] <= report["reachable"] <= 1
     assert report["MRR@10"] <= report["Hits@10"] and report["Hits@4"] <= report["Hits@10"]
-    assert report["null_abstention"] in (0.0, 1.0)
+    assert report["null_abstention"] in (0.0, 1.0) and 0 <= report["weak"] <= 1 and 0 <= report["null_weak"] <= 1
     assert sum(t["queries"] for t in report["by_type"].values()) == 5
     text = tables.format_multihop(report)
-    assert "5 queries (even, limit 6)" in text and "(gold articles only)" in text
+    assert "5 queries (even, limit 6)" in text and "(gold articles only)" in text and "weak (closest passages" in text
 
 
 @needs_multihop

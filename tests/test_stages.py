@@ -13,7 +13,7 @@ import pytest
 
 from memory_store import HashingEncoder, MemoryStore
 from qa.asking.analyse import Method
-from qa.asking.answer import Answerer
+from qa.asking.answer import Answerer, evidence
 from qa.config import SearchConfig
 from qa.models import Article, Filters
 from qa.storage.base import Store
@@ -137,10 +137,30 @@ def test_article_penalty_spreads_the_top():
     assert spread[0] == "bridge" and spread[1] != "bridge"
 
 
+@pytest.mark.parametrize("confidence,level", [(0.09, "none"), (0.1, "weak"), (0.29, "weak"), (0.3, "strong"),
+                                              (1.5, "strong")])
+def test_evidence_is_none_below_min_score_weak_below_weak_below_else_strong(confidence, level):
+    assert evidence(confidence, SearchConfig(min_score=0.1, weak_below=0.3)) == level
+
+
+def test_no_weak_zone_when_it_equals_min_score():
+    cfg = SearchConfig(min_score=0.2, weak_below=0.2)
+    assert [evidence(c, cfg) for c in (0.19, 0.2)] == ["none", "strong"]
+
+
+def test_a_weak_reply_shows_the_same_passages_and_quotes_no_answer():
+    question = "When did the harbour reopen?"
+    strong = answerer().ask(question, 4)
+    weak = answerer(weak_below=float("inf")).ask(question, 4)
+    assert (strong.evidence, weak.evidence) == ("strong", "weak")
+    assert not weak.abstained and weak.answer is None and strong.answer is not None
+    assert weak.passages == strong.passages
+
+
 @pytest.mark.parametrize("question", ["Who won the chess final in Oslo?", "zebra quantum violin"])
 def test_abstains_when_nothing_matches(question):
     result = Answerer(MemoryStore(ARTICLES), HashingEncoder(), SearchConfig()).ask(question, 3)
-    assert result.abstained and result.answer is None and result.passages == []
+    assert result.abstained and result.evidence == "none" and result.answer is None and result.passages == []
 
 
 def test_outlet_spellings_are_one_outlet_in_filters_boosts_and_citations():

@@ -8,13 +8,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import lxml.html
 import pytest
-from conftest import ROOT, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, make_config
+from conftest import ROOT, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, make_config, weak_everywhere
 
 from qa.http.app import create_app
 from qa.config import WebConfig, load_config
 from qa.errors import ConfigError
 from qa.asking.service import Service
-from qa.models import Filters
+from qa.models import WEAK_NOTICE, Filters
 from qa.http.web import ERROR_LEADS, describe_filters, pieces
 
 QUESTION = "How many people died in the Khojaly massacre?"
@@ -156,6 +156,26 @@ def test_abstention_is_a_plain_reply_without_passages(web_client):
     assert turn.find_class("abstain")
     assert "The articles do not answer this." in text(turn)
     assert not turn.xpath(".//blockquote") and not turn.find_class("passage")
+
+
+@pytest.fixture()
+def weak_web_client(backend_config, encoder):
+    cfg = weak_everywhere(backend_config)
+    return create_app(cfg, service=Service(cfg, encoder=encoder)).test_client()
+
+
+def test_a_weak_reply_says_so_and_shows_the_closest_passages_without_a_quote(weak_web_client, client):
+    expected = client.post("/api/ask", json={"question": QUESTION}).get_json()["passages"]
+    (in_page,) = turns(page(weak_web_client.get("/", query_string={"q": QUESTION})))
+    scripted = lxml.html.fromstring(weak_web_client.post("/reply", json={"question": QUESTION}).get_data(as_text=True))
+    for turn in (in_page, scripted):
+        assert turn.find_class("weak") and not turn.find_class("answer")
+        assert text(turn.find_class("weak-lead")[0]) == WEAK_NOTICE
+        assert not turn.xpath(".//blockquote") and not turn.find_class("differ")
+        assert text(turn.xpath(".//details[@class='passages']/summary")[0]) == f"Closest passages ({len(expected)})"
+        links = turn.xpath(".//li[@class='passage']/div[@class='cite']//a[@class='cite-link']")
+        starts = [parse_qs(urlsplit(a.get("href")).query)["start"] for a in links]
+        assert starts == [[str(p["citation"]["start"])] for p in expected]  # the same passages, in order
 
 
 @pytest.mark.parametrize("query, words", [

@@ -20,7 +20,7 @@ from qa.asking.passages import Read, assemble, cite
 from qa.asking.retrieve import Hit, Retriever
 from qa.config import SearchConfig
 from qa.encoder import Encoder
-from qa.models import Alternative, AnswerSentence, Article, Filters, Result
+from qa.models import Alternative, AnswerSentence, Article, Evidence, Filters, Result
 from qa.outlets import Outlets
 from qa.storage.base import Store
 from qa.text import terms
@@ -68,14 +68,17 @@ class Answerer:
         return best_dense + self.cfg.coverage_weight * best_cover
 
     def _result(self, query: Query, hits: list[Hit], started: float) -> Result:
-        if not hits or self.confidence(query, hits) < self.cfg.min_score:
-            return Result(query.text, True, None, [], _ms(started))
+        level = evidence(self.confidence(query, hits), self.cfg) if hits else "none"
+        if level == "none":
+            return Result(query.text, True, level, None, [], _ms(started))
         articles = self.articles(h.row.doc_id for h in hits)
         cue = answer_type(query.text)
         reads = [self._read(query, cue, hit, articles[hit.row.doc_id]) for hit in hits]
         passages, where = assemble(reads)
+        if level == "weak":  # the closest passages, but no sentence quoted as if it answered
+            return Result(query.text, False, level, None, passages, _ms(started))
         best = max(range(len(reads)), key=lambda i: reads[i].scores[reads[i].top])  # the first of equals
-        return Result(query.text, False, self._answer(query, reads, where, best), passages, _ms(started))
+        return Result(query.text, False, level, self._answer(query, reads, where, best), passages, _ms(started))
 
     def _read(self, query: Query, cue: re.Pattern | None, hit: Hit, article: Article) -> Read:
         """The chunk's sentences scored as answers to the question itself: cosine, plus the share
@@ -100,6 +103,14 @@ class Answerer:
     def _cite(reads: list[Read], i: int, j: int):
         seg = reads[i].segments[j]
         return cite(reads[i].article, reads[i].row, seg.start, seg.end)
+
+
+def evidence(confidence: float, cfg: SearchConfig) -> Evidence:
+    """How far the passages may be trusted to answer, from `Answerer.confidence`: the one place
+    that decides between abstaining, showing the closest passages, and quoting an answer."""
+    if confidence < cfg.min_score:
+        return "none"
+    return "weak" if confidence < cfg.weak_below else "strong"
 
 
 def _sentences(reads: list[Read]) -> list[Said]:

@@ -156,6 +156,8 @@ def multihop_report(queries: Sequence[dict], outcomes: Sequence[Outcome], chunk_
         "false_abstention": round(rate(o.abstained for _, o in scored), 4),
         "null_queries": len(nulls),
         "null_abstention": round(rate(o.abstained for o in nulls), 4),
+        "weak": round(rate(o.weak for _, o in scored), 4),
+        "null_weak": round(rate(o.weak for o in nulls), 4),
         "latency_ms": latency([o.ms for o in outcomes]),
         "by_type": {t: {"queries": len(g), **multihop_metrics(r, g)} for t, (r, g) in sorted(by_type.items())},
     }

@@ -12,7 +12,8 @@ def format_questions(summary: dict[str, Any], sweep_rows: Sequence[dict] | None 
              f"{summary['unanswerable']} unanswerable)"]
     for key in ("recall@1", "recall@5", "recall@10", "MRR@10", "answer_accuracy", "abstention_unanswerable"):
         lines.append(f"  {key:<26}{summary[key]:.4f}")
-    lines.append(f"  {'false_abstentions':<26}{summary['false_abstentions']}")
+    for key in ("false_abstentions", "weak_answerable", "weak_unanswerable"):
+        lines.append(f"  {key:<26}{summary[key]}")
     lines.append(f"  {'latency p50 / p95 (ms)':<26}{summary['latency_ms']['p50']:.1f} / {summary['latency_ms']['p95']:.1f}")
     for tag, value in summary["recall@5_by_tag"].items():
         lines.append(f"  {'recall@5 ' + tag:<26}{value:.4f}")
@@ -23,9 +24,9 @@ def format_questions(summary: dict[str, Any], sweep_rows: Sequence[dict] | None 
     for miss in summary["misses"]:
         lines.append(f"  miss: {json.dumps(miss, ensure_ascii=False)}")
     if sweep_rows:
-        lines.append("  threshold  abstention_unanswerable  false_abstentions")
-        lines += [f"  {r['threshold']:<9.2f}  {r['abstention_unanswerable']:<23.4f}  {r['false_abstentions']}"
-                  for r in sweep_rows]
+        lines.append("  threshold  abstention_unanswerable  false_abstentions  correct_withheld")
+        lines += [f"  {r['threshold']:<9.2f}  {r['abstention_unanswerable']:<23.4f}  {r['false_abstentions']:<17}  "
+                  f"{r['correct_withheld']}" for r in sweep_rows]
     return "\n".join(lines)
 
 
@@ -45,5 +46,7 @@ def format_multihop(report: dict[str, Any]) -> str:
     lines.append(f"  reachable (a gold fact inside one chunk) {report['reachable']:.4f}")
     lines.append(f"  abstention on {report['null_queries']} null queries {report['null_abstention']:.4f}; "
                  f"false abstention on answerable {report['false_abstention']:.4f}")
+    lines.append(f"  weak (closest passages, no answer quoted) on null queries {report['null_weak']:.4f}; "
+                 f"on answerable {report['weak']:.4f}")
     lines.append(f"  latency p50 / p95 (ms) {report['latency_ms']['p50']:.1f} / {report['latency_ms']['p95']:.1f}")
     return "\n".join(lines)

@@ -94,7 +94,8 @@ def _record(rid: str, status: int, seconds: float) -> dict:
     record = {"request_id": rid, "method": request.method, "path": request.path, "status": status,
               "latency_ms": round(seconds * 1000, 2),
               "top_score": result.passages[0].score if result is not None and result.passages else None,
-              "abstained": result.abstained if result is not None else None}
+              "abstained": result.abstained if result is not None else None,
+              "evidence": result.evidence if result is not None else None}
     if result is not None and log.isEnabledFor(logging.DEBUG):
         record["question"] = result.question
     return record

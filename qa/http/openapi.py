@@ -6,13 +6,14 @@ and fuzz the API from it, so it cannot drift silently.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from flask import Blueprint, Response, jsonify
 
 from qa.cite import MEDIA_TYPES
 from qa.http.admin import TOKEN_ENV, admin_on
 from qa.http.app import MAX_BODY_BYTES, MAX_URL_BYTES
+from qa.models import Evidence
 from qa.validation import (BLANK_CLASS, CONTROL_CLASS, GROUP_BY, MAX_FILTER_NAMES, MAX_HISTORY,
                            MAX_QUESTION_CHARS, MAX_TOP_K, STYLES)
 
@@ -91,6 +92,10 @@ SCHEMAS: dict[str, Any] = {
     }, description="The passages of one outlet or one date (`key`; null: not stated), indexes into `passages`."),
     "Result": _obj({
         "question": {"type": "string"}, "abstained": {"type": "boolean"},
+        "evidence": {"enum": list(get_args(Evidence)),
+                     "description": "`strong`: `answer` quotes the sentence that best answers. `weak`: the "
+                                    "articles may not answer; `passages` are the closest ones and `answer` is "
+                                    "null. `none`: abstained, nothing quoted."},
         "answer": {"oneOf": [_ref("Answer"), {"type": "null"}]},
         "passages": {"type": "array", "items": _ref("Passage")}, "took_ms": {"type": "number", "minimum": 0},
         "group_by": {"enum": [*GROUP_BY, None]},
@@ -110,7 +115,8 @@ SCHEMAS: dict[str, Any] = {
 # Any request under /api may come with an address over the limit (the question in a GET).
 _URL_TOO_LONG = {"414": _error(f"The URL is over {MAX_URL_BYTES:,} bytes (send a long question with POST).")}
 _ASK_RESPONSES = {
-    "200": {"description": "Cited, verbatim passages, or an abstention.",
+    "200": {"description": "Cited, verbatim passages (with the answering sentence when the evidence is "
+                           "strong), or an abstention.",
             "content": {"application/json": {"schema": _ref("Result")}}},
     "400": _error("Invalid question or top_k, or a body that is not a JSON object."),
     **_URL_TOO_LONG,

@@ -19,7 +19,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from qa.cite import web_address
 from qa.errors import BadRequest, QAError
 from qa.http.api import answer, read_ask, service
-from qa.models import Filters, Result
+from qa.models import WEAK_NOTICE, Filters, Result
 from qa.validation import (MAX_HISTORY, AskRequest, query_filters, validate_group_by, validate_question,
                            validate_top_k)
 
@@ -67,6 +67,7 @@ def shifted(spans: Iterable[dict], offset: int) -> list[dict]:
 # The citation styles a reader can copy, as the page names them (`GET /api/cite` gives each).
 CITE_STYLES = (("apa", "APA"), ("chicago", "Chicago"), ("bibtex", "BibTeX"), ("csl-json", "CSL-JSON"))
 bp.add_app_template_global(CITE_STYLES, "cite_styles")
+bp.add_app_template_global(WEAK_NOTICE, "weak_notice")
 # How the page offers `group_by`: by rank (no grouping), by outlet, or as a timeline.
 ARRANGEMENTS = (("", "by relevance"), ("source", "by outlet"), ("date", "by date, oldest first"))
 
