@@ -20,6 +20,7 @@ import numpy as np
 from bench.common import MULTIHOP, ROOT
 from qa.asking.answer import Answerer
 from qa.asking.learned import features, load_ranker
+from qa.asking.retrieve import window
 from qa.asking.service import Service
 from qa.config import Config
 from qa.evaluation.multihop import read_queries
@@ -41,7 +42,7 @@ def signals(answerer: Answerer, questions: list[tuple[str, bool]]) -> tuple[np.n
             rows.append(None)
             scores.append(0.0)
             continue
-        x = features(query, answerer.retriever.window(ranking))
+        x = features(query, window(ranking, answerer.cfg.rerank_depth))
         s = np.sort(ranker.scores(x))[::-1]
         rows.append(np.concatenate([x[0], [s[0], s[0] - (s[1] if len(s) > 1 else s[0]), s.mean(), s.std()]]))
         hits = answerer.retriever.search(query, 10)

@@ -81,6 +81,26 @@ def _run_build(cfg: Config, strict: bool, reuse: bool = False, ray: bool = False
                f"{report.seconds:.1f} s")
 
 
+def _build_apart(cfg: Config) -> None:
+    """Build in a fresh process. The server forks its workers from this one, and OpenMP (torch
+    encodes with it) is not fork-safe: a worker forked after it ran hung in LightGBM's model load."""
+    import multiprocessing
+
+    proc = multiprocessing.get_context("spawn").Process(target=_build_then_exit, args=(cfg,))
+    proc.start()
+    proc.join()
+    if proc.exitcode != 0:
+        raise click.ClickException("the index could not be built (the reason is above)")
+
+
+def _build_then_exit(cfg: Config) -> None:
+    try:
+        _run_build(cfg, strict=False)
+    except QAError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        raise SystemExit(1) from None
+
+
 def ray_options(func):
     """--ray and --ray-address, for the commands that encode."""
     @click.option("--ray", "ray", is_flag=True, help="Encode on a Ray cluster (build.ray_address; none: a local one).")
@@ -240,7 +260,7 @@ def serve(cfg: Config, host: str | None, port: int | None, workers: int | None, 
         missing = False
     if missing:
         click.echo(f"no index in {cfg.index_dir}; building it from {cfg.data_dir} first", err=True)
-        _run_build(cfg, strict=False)
+        _build_apart(cfg)
     from qa.http.serve import run
 
     server = cfg.server

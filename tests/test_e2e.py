@@ -49,6 +49,16 @@ def test_serve_builds_missing_index(tmp_path, seed_config):
         proc.stop()
 
 
+def test_serve_stops_with_the_reason_when_the_missing_index_cannot_be_built(tmp_path):
+    empty = tmp_path / "data"
+    empty.mkdir()
+    out = subprocess.run([sys.executable, "-m", "qa", "serve", "--data", str(empty), "--index", str(tmp_path / "index"),
+                          "--port", "0"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert f"no readable articles in {empty}" in out.stderr and "could not be built" in out.stderr
+    assert not (tmp_path / "index" / "CURRENT").exists()
+
+
 def test_cli_subprocess_ask(seed_config):
     out = subprocess.run([sys.executable, "-m", "qa", "ask", QUESTION, "--data", str(seed_config.data_dir),
                           "--index", str(seed_config.index_dir)], capture_output=True, text=True, timeout=120)

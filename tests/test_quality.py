@@ -119,14 +119,15 @@ def answerer_for(cfg, encoder, **search):
 
 def test_republished_text_is_collapsed(republished, encoder):
     question = "How many schools, clubs and libraries were destroyed during the occupation?"
-    on = answerer_for(republished, encoder).ask(question, 5)
-    off = answerer_for(republished, encoder, dedupe=False).ask(question, 5)
+    on = answerer_for(republished, encoder, ranker="weighted").ask(question, 5)
+    off = answerer_for(republished, encoder, dedupe=False, ranker="weighted").ask(question, 5)
     def repeats(result):
         words = [set(p.text.lower().split()) for p in result.passages]
         return sum(jaccard(a, b) >= 0.6 for i, a in enumerate(words) for b in words[i + 1:])
     assert repeats(off) >= 1  # without de-duplication the republished text shows twice
     assert repeats(on) == 0
     assert {p.citation.doc_id for p in off.passages} >= {"copy", "001_29f152ea19aaed47"}
+    assert repeats(answerer_for(republished, encoder).ask(question, 5)) == 0  # nor under the default ranking
 
 
 def test_article_penalty_makes_room_for_other_articles(answerer):

@@ -13,6 +13,7 @@ import pytest
 from memory_store import HashingEncoder, MemoryStore
 from qa.asking import learned
 from qa.asking.answer import Answerer
+from qa.asking.retrieve import window
 from qa.cli import cli
 from qa.config import Config, ConfigError, SearchConfig, load_config
 from qa.evaluation import multihop, train
@@ -30,7 +31,7 @@ def answerer(**search) -> Answerer:
 
 def window_of(a: Answerer, question: str):
     query = analysed(a, question)
-    return query, a.retriever.window(a.retriever.rank(query, 5))
+    return query, window(a.retriever.rank(query, 5), a.cfg.rerank_depth)
 
 
 def analysed(a: Answerer, question: str):

@@ -17,7 +17,7 @@ import numpy as np
 
 from qa.asking.analyse import Method, Query
 from qa.asking.fuse import jaccard, minmax, mix, ranks, recency_factor, rrf, weighted_sum
-from qa.asking.learned import Window, features, load_ranker
+from qa.asking.learned import LearnedRanker, Window, features, load_ranker
 from qa.config import SearchConfig
 from qa.storage.base import ChunkMeta, ChunkRow, LexicalScores, Store
 from qa.text import terms
@@ -63,8 +63,7 @@ class Retriever:
     """Ranks the chunks of one index version for analysed questions."""
 
     def __init__(self, store: Store, cfg: SearchConfig):
-        self.store = store
-        self.cfg = cfg
+        self.store, self.cfg = store, cfg
         self.method = Method.of(cfg)
         self.ranker = load_ranker(cfg.ranker_model) if cfg.ranker == "learned" else None
         latest = store.summary().date_to
@@ -75,8 +74,8 @@ class Retriever:
         ranking = self.rank(query, k)
         if ranking is None:
             return []
-        if self.ranker is not None:
-            self.rerank(query, ranking)
+        if self.ranker:
+            rerank(self.ranker, query, ranking, self.cfg.rerank_depth)
         self._exact_cosines(query, ranking.found, ranking.order[: k * 4])
         return self.diversify(ranking, k)
 
@@ -89,29 +88,8 @@ class Retriever:
         meta = self.store.chunk_meta(found.ids.tolist())
         found.score = self.boost(query, self.fuse(found), [meta[c] for c in found.ids.tolist()])
         order = np.argsort(-found.score, kind="stable")  # ties: lower chunk id first
-        block = max(k * 4, 20, self.cfg.rerank_depth if self.ranker is not None else 0)
+        block = max(k * 4, 20, self.cfg.rerank_depth if self.ranker else 0)  # rows read at once
         return Ranking(found, order, meta, _Rows(self.store, found.ids[order].tolist(), block))
-
-    def window(self, ranking: Ranking) -> Window:
-        """The weighted ranking's best `rerank_depth` candidates with what the trees read of them."""
-        found, rows = ranking.found, ranking.rows
-        top = ranking.order[: self.cfg.rerank_depth]
-        ids = found.ids[top].tolist()
-        bm25_best = 0.0 if np.isnan(found.bm25).all() else float(np.nanmax(found.bm25))
-        return Window(ids, found.score[top], found.cosine[top], found.sentence[top], found.bm25[top], bm25_best,
-                      found.clause[top] if found.clause is not None else None,
-                      [ranking.meta[c] for c in ids], [rows.row(c) for c in ids], [rows.terms(c) for c in ids])
-
-    def rerank(self, query: Query, ranking: Ranking) -> None:
-        """The window re-ordered by the trees, the rest after it in weighted order. Scores are
-        rescaled so the best is 1 and the window spans [0, 1], as the article penalty expects."""
-        learned = self.ranker.scores(features(query, self.window(ranking)))
-        found, order = ranking.found, ranking.order
-        top, rest = order[: len(learned)], order[len(learned):]
-        score = found.score / (abs(float(found.score[order[0]])) or 1.0) - 2.0
-        score[top] = minmax(learned)
-        found.score = score
-        ranking.order = np.concatenate([top[np.argsort(-learned, kind="stable")], rest])
 
     def gather(self, query: Query) -> tuple[dict[int, float], dict[int, float], list[LexicalScores]]:
         """Candidates with their scores for the whole question: the dense and BM25 top, each
@@ -200,10 +178,9 @@ class Retriever:
     def _exact_cosines(self, query: Query, found: Candidates, top: np.ndarray) -> None:
         """Cosines of the best candidates that lack one: abstention reads them."""
         missing = [i for i in top.tolist() if np.isnan(found.cosine[i])]
-        if missing:
-            exact = self.store.cosines(query.search_vector, found.ids[missing].tolist())
-            for i in missing:
-                found.cosine[i] = exact.get(int(found.ids[i]), np.nan)
+        exact = self.store.cosines(query.search_vector, found.ids[missing].tolist()) if missing else {}
+        for i in missing:
+            found.cosine[i] = exact.get(int(found.ids[i]), np.nan)
 
     def diversify(self, ranking: Ranking, k: int) -> list[Hit]:
         """Walk the ranking best first, skipping near-duplicates and chunks over the per-article
@@ -232,6 +209,29 @@ class Retriever:
             per_article[doc] = count + 1
             kept.append(Hit(row, scores[rank] - penalty * count, cosines[rank], words))
         return kept
+
+
+def window(ranking: Ranking, depth: int) -> Window:
+    """The weighted ranking's best `depth` candidates with what the trees read of them."""
+    found, rows = ranking.found, ranking.rows
+    top = ranking.order[:depth]
+    ids = found.ids[top].tolist()
+    bm25_best = 0.0 if np.isnan(found.bm25).all() else float(np.nanmax(found.bm25))
+    return Window(ids, found.score[top], found.cosine[top], found.sentence[top], found.bm25[top], bm25_best,
+                  found.clause[top] if found.clause is not None else None,
+                  [ranking.meta[c] for c in ids], [rows.row(c) for c in ids], [rows.terms(c) for c in ids])
+
+
+def rerank(ranker: LearnedRanker, query: Query, ranking: Ranking, depth: int) -> None:
+    """The window re-ordered by the trees, the rest after it in weighted order. Scores are
+    rescaled so the best is 1 and the window spans [0, 1], as the article penalty expects."""
+    learned = ranker.scores(features(query, window(ranking, depth)))
+    found, order = ranking.found, ranking.order
+    top, rest = order[: len(learned)], order[len(learned):]
+    score = found.score / (abs(float(found.score[order[0]])) or 1.0) - 2.0
+    score[top] = minmax(learned)
+    found.score = score
+    ranking.order = np.concatenate([top[np.argsort(-learned, kind="stable")], rest])
 
 
 class _Rows:

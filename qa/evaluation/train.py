@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from qa.asking import retrieve
 from qa.asking.answer import Answerer
 from qa.asking.learned import ABOUT_FILE, FEATURES, MODEL_FILE, features
 from qa.config import Config
@@ -65,7 +66,7 @@ def windows(answerer: Answerer, examples: Sequence[Example]) -> list[tuple[np.nd
         ranking = retriever.rank(query, answerer.cfg.top_k) if query.searchable else None
         if ranking is None:
             continue
-        window = retriever.window(ranking)
+        window = retrieve.window(ranking, answerer.cfg.rerank_depth)
         labels = np.array([example.gold(r.text) for r in window.rows], dtype=int)
         if labels.any():
             out.append((features(query, window), labels, example.origin))
