@@ -148,8 +148,8 @@ def _peers(r: dict) -> list[str]:
             f"path=<the packaged {pe['model']}>)` and plain bm25s {pe['versions']['bm25s']} (PyStemmer English "
             "stemmer, English stop words, BM25 defaults) index the chunk texts of our index, read through the "
             "storage interface; ours is the default config asked through `Answerer.ask` (the title/outlet/date "
-            "header is ours only), and `ours weighted` / `ours learned` / `ours bm25` / `ours dense` the same "
-            "index and service with `search.ranker: weighted` / `learned` or `search.mode: bm25` / `dense`."
+            "header is ours only), and `ours weighted` / `ours bm25` / `ours dense` the same index and service "
+            "with `search.ranker: weighted`, alone or with `search.mode: bm25` / `dense` (one retriever, no trees)."
             f" Top {pe['top_k']}, scored by `qa eval`'s own code; p50 = in-process time per "
             "question (a peer ignores a follow-up's history).", "",
             "| index | system | chunks indexed | build s | answering all its questions s |", "|---|---|---|---|---|",
