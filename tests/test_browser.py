@@ -8,9 +8,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-import yaml
 from conftest import (FLOOD_QUESTION, ROOT, WEAK_EVERYWHERE, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, ServerProcess,
-                      make_config, open_store, stateless_server)
+                      make_config, open_store, served_config, stateless_server)
 from playwright.sync_api import Page, expect, sync_playwright
 
 from qa.models import WEAK_NOTICE
@@ -44,9 +43,12 @@ def browser():
 
 @pytest.fixture(scope="module")
 def web_server(seed_config, tmp_path_factory):
-    config = tmp_path_factory.mktemp("web") / "config.yaml"
-    config.write_text(yaml.safe_dump({"web": {"examples": EXAMPLES}}), encoding="utf-8")
-    proc = ServerProcess(seed_config, "--config", str(config)).wait_ready()
+    yield from _serving(seed_config, tmp_path_factory.mktemp("web"), web={"examples": EXAMPLES})
+
+
+def _serving(cfg, folder, **sections):
+    """`qa serve` of `cfg`'s index with these config sections, stopped when the fixture ends."""
+    proc = ServerProcess(cfg, "--config", str(served_config(cfg, folder / "config.yaml", **sections))).wait_ready()
     yield proc
     proc.stop()
 
@@ -412,11 +414,7 @@ def test_turns_the_script_inserts_pass_axe(web_server, axe_page):
 @pytest.fixture(scope="module")
 def weak_server(seed_config, tmp_path_factory):
     """`qa serve` with every reply that would quote an answer in the weak zone (conftest.WEAK_EVERYWHERE)."""
-    config = tmp_path_factory.mktemp("weak") / "config.yaml"
-    config.write_text(yaml.safe_dump({"search": {"weak_below": WEAK_EVERYWHERE}}), encoding="utf-8")
-    proc = ServerProcess(seed_config, "--config", str(config)).wait_ready()
-    yield proc
-    proc.stop()
+    yield from _serving(seed_config, tmp_path_factory.mktemp("weak"), search={"weak_below": WEAK_EVERYWHERE})
 
 
 def test_a_weak_reply_says_the_articles_may_not_answer_and_quotes_no_answer(weak_server, axe_page):
