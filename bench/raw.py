@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from pathlib import Path
+from typing import Callable
 
 import faiss
 import numpy as np
@@ -39,16 +40,17 @@ def _model():
     return model()
 
 
-def query_costs(index: faiss.Index, qs: list[str], k: int = 5,
-                warmup: list[str] = ()) -> tuple[list[float], np.ndarray]:
-    """Per question: `model.encode([q])` plus a faiss search, in ms; and the question vectors."""
-    m = _model()
+def query_costs(index: faiss.Index, qs: list[str], k: int = 5, warmup: list[str] = (),
+                encode: Callable[[list[str]], np.ndarray] | None = None) -> tuple[list[float], np.ndarray]:
+    """Per question: `model.encode([q])` (or `encode`, e.g. the server's own question encoder)
+    plus a faiss search, in ms; and the question vectors."""
+    encode = encode or functools.partial(_model().encode, normalize_embeddings=True)
     for q in warmup:
-        index.search(m.encode([q], normalize_embeddings=True), k)
+        index.search(encode([q]), k)
     costs, vecs = [], []
     for q in qs:
         started = time.perf_counter()
-        v = m.encode([q], normalize_embeddings=True)
+        v = encode([q])
         index.search(v, k)
         costs.append((time.perf_counter() - started) * 1000)
         vecs.append(v[0])

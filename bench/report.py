@@ -52,10 +52,18 @@ def _serving_row(name: str, m: dict) -> str:
     idx = m["index"]
     kind = idx["kind"] + (f" nlist={idx['nlist']}" if "nlist" in idx else "") + (" SQ8" if idx.get("sq8") else "")
     return (f"| {name} | {m['chunks']:,} | {kind} | {m['raw']['p50_ms']} / {m['raw']['p99_ms']} | "
-            f"{m['http']['p50_ms']} / {m['http']['p99_ms']} | {m['p50_ratio']} / {m['p99_ratio']} | "
+            f"{m['http']['p50_ms']} / {m['http']['p99_ms']} | {m['p50_ratio']} / {m['p99_ratio']} | {_own(m)} | "
             f"{m['search']['p50_ms']} / {m['search']['p99_ms']} | {m.get('recall_at_10', 'exact')} | "
             f"{m['worker_rss_mb']} / {m.get('worker_anon_mb', '–')} ({m['total_rss_mb']}) | {m['disk_mb']} | "
             f"{m['ready_s']} |")
+
+
+def _own(m: dict) -> str:
+    """The floor with the server's own question encoder (`model.query_runtime`), and HTTP against it."""
+    if "raw_own" not in m:
+        return "–"
+    own = m["raw_own"]
+    return f"{m['query_runtime']}: {own['p50_ms']} / {own['p99_ms']} ({m['own_ratio'][0]} / {m['own_ratio'][1]})"
 
 
 def _serving(r: dict) -> list[str]:
@@ -68,8 +76,9 @@ def _serving(r: dict) -> list[str]:
         return ["_not run_"]
     return [_when(r, "latency"), "", _when(r, "scale"), "",
             "| index | chunks | kind | raw encode+search p50 / p99 ms | HTTP /api/ask p50 / p99 ms | ratio p50 / p99 | "
+            "the server's encoder + search p50 / p99 ms (HTTP ratio) | "
             "faiss search p50 / p99 ms | recall@10 vs exact | worker RSS / own (anonymous) MB (all) | disk MB | ready s |",
-            "|---|---|---|---|---|---|---|---|---|---|---|", *rows]
+            "|---|---|---|---|---|---|---|---|---|---|---|---|", *rows]
 
 
 def _throughput(r: dict) -> list[str]:

@@ -19,6 +19,7 @@ import numpy as np
 from bench.common import Server, http_latencies, percentiles, questions, warmup_questions, write_config
 from bench.raw import query_costs, search_costs, version_dir
 from qa.config import load_config
+from qa.encoder import query_encoder
 from qa.storage.local import write_files
 from qa.storage.local.arrays import ARRAYS_DIR, write_chunks
 from qa.storage.local.bm25 import BM25_DIR, save_bm25, terms
@@ -99,19 +100,22 @@ def measure(index_dir: Path, config: Path, exact_vectors: np.ndarray | None = No
     qs, warmup = questions(N_QUESTIONS), warmup_questions()
     cfg = load_config(config)
     index = load_vectors(version_dir(index_dir) / VECTORS_FILE, cfg.vectors)
+    own = query_encoder(cfg.model).encode_queries  # what the server encodes questions with
     with Server(config, index_dir) as server:
         # Raw and HTTP rounds alternate, so a change in the machine's load hits both alike.
-        raw_ms, http_ms, qvecs = [], [], []
+        raw_ms, own_ms, http_ms, qvecs = [], [], [], []
         for lo in range(0, len(qs), ROUND):
             costs, vecs = query_costs(index, qs[lo:lo + ROUND], warmup=warmup if lo == 0 else [])
             raw_ms += costs
             qvecs.append(vecs)
+            own_ms += query_costs(index, qs[lo:lo + ROUND], warmup=warmup if lo == 0 else [], encode=own)[0]
             http_ms += http_latencies(server.url, qs[lo:lo + ROUND], warmup if lo == 0 else [])
         rss = server.rss_mb()
     qvecs = np.concatenate(qvecs)
     search_ms, found = search_costs(index, qvecs)
     out = {"chunks": int(index.ntotal), "index": describe(index), "disk_mb": disk_mb(index_dir),
-           "raw": percentiles(raw_ms), "search": percentiles(search_ms), "http": percentiles(http_ms),
+           "raw": percentiles(raw_ms), "raw_own": percentiles(own_ms), "query_runtime": cfg.model.query_runtime,
+           "search": percentiles(search_ms), "http": percentiles(http_ms),
            "ready_s": server.ready_s, **rss}
     if exact_vectors is not None:
         exact = faiss.IndexFlatIP(exact_vectors.shape[1])
@@ -120,6 +124,7 @@ def measure(index_dir: Path, config: Path, exact_vectors: np.ndarray | None = No
         out["recall_at_10"] = round(float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(want, found)])), 4)
     out["p50_ratio"] = round(out["http"]["p50_ms"] / out["raw"]["p50_ms"], 2)
     out["p99_ratio"] = round(out["http"]["p99_ms"] / out["raw"]["p99_ms"], 2)
+    out["own_ratio"] = [round(out["http"][p] / out["raw_own"][p], 2) for p in ("p50_ms", "p99_ms")]
     return out
 
 

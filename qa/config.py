@@ -23,6 +23,7 @@ DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 VECTOR_KINDS = ("auto", "flat", "hnsw", "ivf")
 MODEL_BACKENDS = ("torch", "onnx", "onnx-int8")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+QUERY_RUNTIMES = ("onnxruntime", "torch")
 MILVUS_INDEX_TYPES = ("FLAT", "IVF_FLAT", "IVF_SQ8", "HNSW", "DISKANN", "AUTOINDEX")
 # config.yaml's one deliberate non-default: questions the bundled articles in data/ answer.
 BUNDLED_EXAMPLES = (
@@ -53,10 +54,14 @@ class ModelConfig:
                             "allow a hub id to download")
     backend: str = setting("torch", "PyTorch, or ONNX Runtime on an export of the model made locally the "
                            "first time (cached in `~/.cache/newsqa/onnx/`; int8 = dynamically quantized "
-                           "weights); ONNX needs `pip install -e .[onnx]`", choices=MODEL_BACKENDS)
+                           "weights)", choices=MODEL_BACKENDS)
     device: str = setting("auto", "where torch runs the model: `auto` = CUDA when torch sees a GPU, else "
                           "the CPU; `cuda` or `mps` when absent is an error, never a silent fallback "
                           "(recorded in the manifest; ONNX runs on the CPU)", choices=DEVICES)
+    query_runtime: str = setting("onnxruntime", "what encodes questions: `onnxruntime` runs an export of the "
+                                 "same weights on the CPU (made once by `qa index build` or the first start, "
+                                 "cached beside the ONNX backend's), so servers and `qa ask` start without "
+                                 "torch; `torch` = sentence-transformers on `device`", choices=QUERY_RUNTIMES)
 
 
 @dataclass

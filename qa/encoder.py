@@ -7,9 +7,10 @@ encoding at build time and none at ask time.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -90,6 +91,17 @@ def _load(path: str, device: str, progress: bool):
             hf_logging.enable_progress_bar()
 
 
+class QueryEncoder(Protocol):
+    """What asking needs of a model: question vectors, and the names an index records."""
+
+    name: str
+    backend: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length vectors of `texts`, one row each."""
+
+
 class Encoder:
     """Loads the model once; implements the chunker's Tokenizer protocol too."""
 
@@ -102,12 +114,12 @@ class Encoder:
         self.backend = cfg.backend  # recorded apart from the name: vectors stay comparable across backends
         self.device = resolve_device(cfg.device, cfg.backend)
         self.batch_size = cfg.batch_size
-        path = resolve_model(cfg)
-        self.model = _load(path, self.device, progress)
+        self.path = resolve_model(cfg)
+        self.model = _load(self.path, self.device, progress)
         if cfg.backend != "torch":
             from qa.onnx_backend import use_onnx
 
-            use_onnx(self.model, path, cfg.backend)
+            use_onnx(self.model, self.path, cfg.backend)
         self.tokenizer = self.model.tokenizer
         self.max_seq_length = int(self.model.max_seq_length)
         self.dim = int(self.model.get_embedding_dimension())
@@ -162,6 +174,47 @@ class Encoder:
         tokens = out["token_embeddings"].float().cpu().numpy()
         mask = out["attention_mask"].bool().cpu().numpy()
         return vecs, [_pool(tokens[i][mask[i]], offsets[i][mask[i]], spans[i], vecs[i]) for i in range(len(texts))]
+
+
+def ensure_query_export(encoder: Encoder, cfg: ModelConfig) -> None:
+    """Make the ONNX file that servers encode questions with, while a build has torch loaded
+    anyway, so no server start pays for it."""
+    from qa.ort_encoder import onnx_file
+
+    wanted = cfg.query_runtime == "onnxruntime" and cfg.backend == "torch" and encoder.device == "cpu"
+    if wanted and not onnx_file(encoder.path, "torch").exists():
+        from qa.onnx_backend import export_model
+
+        export_model(encoder.model, encoder.path, "torch")
+
+
+def query_encoder(cfg: ModelConfig) -> QueryEncoder:
+    """The question encoder `model.query_runtime` names. ONNX Runtime runs an export of the same
+    weights (of `model.backend`'s); a missing export is made once, with torch, here."""
+    if cfg.query_runtime == "torch":
+        return Encoder(cfg)
+    from qa.ort_encoder import OrtQueryEncoder, check_pipeline, onnx_file
+
+    path = resolve_model(cfg)
+    check_pipeline(Path(path))
+    target = onnx_file(path, cfg.backend)
+    if not target.exists():
+        from qa.onnx_backend import export_model
+
+        export_model(Encoder(dataclasses.replace(cfg, backend="torch", device="cpu")).model, path, cfg.backend)
+    return OrtQueryEncoder(cfg, path, target)
+
+
+def limit_threads(cfg: ModelConfig, threads: int) -> None:
+    """Let question encoding use at most `threads` cores (several workers share the machine)."""
+    if cfg.query_runtime == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    else:
+        from qa.ort_encoder import limit_threads as ort_limit
+
+        ort_limit(threads)
 
 
 def batched(items: Sequence, size: int) -> Iterable[Sequence]:

@@ -8,20 +8,16 @@ and cached: nothing is downloaded.
 
 from __future__ import annotations
 
-import hashlib
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from qa.ort_encoder import cache_dir
+
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-
-def cache_dir(model_path: str) -> Path:
-    """Where the exported files of one local model live ($XDG_CACHE_HOME/newsqa/onnx/<model key>)."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "newsqa" / "onnx" / hashlib.sha256(str(Path(model_path).resolve()).encode()).hexdigest()[:16]
 
 
 class _Outputs(torch.nn.Module):
@@ -45,7 +41,9 @@ def export(model: torch.nn.Module, tokenizer: Any, folder: Path, int8: bool) -> 
         sample = tokenizer(["a short one", "a somewhat longer second sentence"], padding=True, return_tensors="pt")
         names = [n for n in _INPUTS if n in sample]
         tmp = fp32.with_suffix(f".{os.getpid()}.tmp")
-        with torch.no_grad():
+        # The tracer warns about shape checks it freezes; the export is checked against torch in tests.
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(_Outputs(model.eval(), names), tuple(sample[n] for n in names), str(tmp),
                               input_names=names, output_names=["token_embeddings"], opset_version=17,
                               dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "token_embeddings"]},
@@ -80,8 +78,12 @@ class OrtTransformer(torch.nn.Module):
         return {"last_hidden_state": torch.from_numpy(hidden)}
 
 
+def export_model(model: Any, model_path: str, backend: str) -> Path:
+    """The ONNX file of a loaded SentenceTransformer's transformer for `backend` (made if missing)."""
+    return export(model[0].model, model.tokenizer, cache_dir(model_path), int8=backend == "onnx-int8")
+
+
 def use_onnx(model: Any, model_path: str, backend: str) -> None:
     """Swap the torch transformer of a loaded SentenceTransformer for ONNX Runtime."""
     transformer = model[0]
-    path = export(transformer.model, model.tokenizer, cache_dir(model_path), int8=backend == "onnx-int8")
-    transformer.model = OrtTransformer(path, transformer.model.config)
+    transformer.model = OrtTransformer(export_model(model, model_path, backend), transformer.model.config)

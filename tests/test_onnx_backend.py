@@ -7,7 +7,7 @@ import pytest
 
 from qa.config import ModelConfig, load_config
 from qa.errors import ConfigError
-from qa.onnx_backend import cache_dir
+from qa.ort_encoder import cache_dir
 
 QUESTIONS = ["How many people died in the Khojaly massacre?", "Who attended the commemoration in Baku?",
              "What happened in February 1992?"]

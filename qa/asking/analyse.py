@@ -17,7 +17,7 @@ from typing import Sequence
 import numpy as np
 
 from qa.config import SearchConfig
-from qa.encoder import Encoder
+from qa.encoder import QueryEncoder
 from qa.models import Filters
 from qa.outlets import Outlets
 from qa.storage.base import Store
@@ -144,7 +144,7 @@ def _normalize(vec: np.ndarray) -> np.ndarray:
 class QueryVectors:
     """An LRU cache of question vectors, keyed by the question with its white space folded."""
 
-    def __init__(self, encoder: Encoder, size: int = QUERY_CACHE_SIZE):
+    def __init__(self, encoder: QueryEncoder, size: int = QUERY_CACHE_SIZE):
         self.encoder = encoder
         self.size = size
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()

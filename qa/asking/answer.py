@@ -19,7 +19,7 @@ from qa.asking.fuse import coverage
 from qa.asking.passages import Read, assemble, cite
 from qa.asking.retrieve import Hit, Retriever
 from qa.config import SearchConfig
-from qa.encoder import Encoder
+from qa.encoder import QueryEncoder
 from qa.models import Alternative, AnswerSentence, Article, Evidence, Filters, Result
 from qa.outlets import Outlets
 from qa.storage.base import Store
@@ -29,7 +29,7 @@ from qa.text import terms
 class Answerer:
     """Answers questions from one index version with one loaded encoder."""
 
-    def __init__(self, store: Store, encoder: Encoder, cfg: SearchConfig, vectors: QueryVectors | None = None):
+    def __init__(self, store: Store, encoder: QueryEncoder, cfg: SearchConfig, vectors: QueryVectors | None = None):
         self.store = store
         self.encoder = encoder
         self.cfg = cfg

@@ -14,7 +14,7 @@ import threading
 
 from qa.asking.answer import Answerer
 from qa.config import Config
-from qa.encoder import Encoder
+from qa.encoder import QueryEncoder, query_encoder
 from qa.errors import IndexUnavailable
 from qa.storage import open_backend
 from qa.storage.base import Store
@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 class Service:
     """Holds the encoder and the current Answerer; a failed first load leaves a clear 503 reason."""
 
-    def __init__(self, cfg: Config, encoder: Encoder | None = None):
+    def __init__(self, cfg: Config, encoder: QueryEncoder | None = None):
+        """`encoder`: what encodes questions (default: the one `model.query_runtime` names)."""
         self.cfg = cfg
         self.backend = open_backend(cfg)
         self._encoder = encoder
@@ -64,7 +65,7 @@ class Service:
         # Open the index first: without one there is no reason to pay for the model.
         store = self.backend.open(name, model=self.cfg.model.name)
         if self._encoder is None:
-            self._encoder = Encoder(self.cfg.model)
+            self._encoder = query_encoder(self.cfg.model)
         if store.info.dimension != self._encoder.dim:
             store.close()
             raise IndexUnavailable(f"index version {name} has {store.info.dimension}-dimensional vectors, "

@@ -75,7 +75,8 @@ def multihop_answerer(cfg: Config, corpus: bytes, *, encoder: Encoder | None = N
     encoder = encoder or Encoder(cfg.model)
     with tempfile.TemporaryDirectory(prefix="qa-multihop-") as tmp:
         run_cfg, built = multihop_index(cfg, encoder, corpus, keep_index or Path(tmp), progress)
-        answerer = Service(run_cfg, encoder=encoder).answerer()
+        # Questions are encoded as a server encodes them (`model.query_runtime`).
+        answerer = Service(run_cfg, encoder=encoder if cfg.model.query_runtime == "torch" else None).answerer()
         try:
             yield answerer, built
         finally:

@@ -22,6 +22,7 @@ from gunicorn.http.message import Request
 from gunicorn.http.parser import RequestParser
 
 from qa.config import Config
+from qa.encoder import limit_threads as limit_encoder_threads
 from qa.storage import limit_threads
 from qa.http.app import MAX_URL_BYTES
 
@@ -59,13 +60,11 @@ class _Server(BaseApplication):
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         logging.basicConfig(level=os.environ.get(LOG_LEVEL_ENV, "INFO").upper(),
                             format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
-        import torch
-
         from qa.http.app import create_app
 
         # Share the cores between workers instead of each one oversubscribing all of them.
         threads = max(1, (os.cpu_count() or 1) // self.options["workers"])
-        torch.set_num_threads(threads)
+        limit_encoder_threads(self.qa_cfg.model, threads)
         limit_threads(self.qa_cfg, threads)
         app = create_app(self.qa_cfg)
         service = app.extensions["qa"]

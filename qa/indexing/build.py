@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from qa.config import Config
-from qa.encoder import Encoder
+from qa.encoder import Encoder, ensure_query_export
 from qa.errors import IngestError
 from qa.indexing.ingest import Corpus, read_corpus
 from qa.indexing.plan import ArticlePlan, BuildPlan, ChunkInput, Planner, PlanTokenizer, planned
@@ -243,5 +243,6 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
         cache = stack.enter_context(backend.building(encoding.encoder.dim))
         build, embedded = plan_and_embed(corpus.articles, encoding, cfg, cache, reuse=reuse, progress=progress)
         version = backend.write(content(build, embedded, encoding.encoder, len(corpus.skipped)))
+        ensure_query_export(encoding.encoder, cfg.model)
     return BuildReport(version, len(build.articles), len(build.inputs), time.perf_counter() - started,
                        corpus.skipped, encoded=embedded.encoded)
