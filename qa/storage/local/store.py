@@ -71,8 +71,8 @@ class LocalStore:
             return {}
         return {c: float(s) for c, s in zip(ids, vecs @ vector)}
 
-    def lexical(self, terms: list[str]) -> ScoredChunks:
-        return scored_together(self.bm25, [terms], self._ids)[0]
+    def lexical(self, term_lists: Sequence[list[str]]) -> list[ScoredChunks]:
+        return scored_together(self.bm25, term_lists, self._ids)
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         distinct = list(dict.fromkeys(terms))
