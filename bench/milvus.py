@@ -125,7 +125,7 @@ def engine(config: Path, qs: list[str], qvecs: np.ndarray) -> tuple[dict, list[l
         found.append(list(store.dense_top(v, 10)))
         dense_ms.append((time.perf_counter() - started) * 1000)
         started = time.perf_counter()
-        store.lexical(terms(q)).top(10)
+        store.lexical([terms(q)])[0].top(10)
         bm25_ms.append((time.perf_counter() - started) * 1000)
     store.close()
     return {"dense": percentiles(dense_ms), "bm25": percentiles(bm25_ms)}, found

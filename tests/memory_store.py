@@ -96,8 +96,8 @@ class MemoryStore:
     def cosines(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         return {c: float(self.vectors[c] @ vector) for c in ids}
 
-    def lexical(self, query: list[str]) -> MemoryScores:
-        return MemoryScores(self, query)
+    def lexical(self, term_lists: Sequence[list[str]]) -> list[MemoryScores]:
+        return [MemoryScores(self, query) for query in term_lists]
 
     def idf(self, query: Iterable[str]) -> dict[str, float]:
         n = len(self.rows)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from qa.models import Filters
-from qa.storage.local.bm25 import Lexical, ScoredChunks, best_n, save_bm25
+from qa.storage.local.bm25 import Lexical, best_n, save_bm25, scored_together
 from qa.storage.local.diskrows import DiskRows
 from qa.storage.local.strings import Strings, write_strings
 
@@ -41,6 +41,11 @@ def _every_chunk(reference, query: list[str]) -> np.ndarray:
     return reference.get_scores(known) if known else np.zeros(CHUNKS, dtype=np.float32)
 
 
+def _alone(lexical, query, ids_where):
+    """One list's scores, scored by itself."""
+    return scored_together(lexical, [query], ids_where)[0]
+
+
 def _questions(vocab, rng, count=60):
     """Questions of 1-30 terms, common and rare, some repeated, some unknown; and their clauses."""
     for _ in range(count):
@@ -56,7 +61,7 @@ def _questions(vocab, rng, count=60):
 def test_scores_are_bm25s_scores_to_the_bit(corpus):
     lexical, reference, vocab, rng = corpus
     for query in _questions(vocab, rng):
-        scored = ScoredChunks(lexical, query, lambda where: np.arange(CHUNKS))
+        scored = _alone(lexical, query, lambda where: np.arange(CHUNKS))
         want = _every_chunk(reference, query)
         np.testing.assert_array_equal(scored.scores, want)
         ids = rng.choice(CHUNKS, 50)
@@ -64,11 +69,75 @@ def test_scores_are_bm25s_scores_to_the_bit(corpus):
         assert scored.best() == (float(want.max()))
 
 
+def _groups(vocab, rng, count=40):
+    """A question's term lists as gather asks for them, and worse: the whole question (repeats
+    and unknown terms kept), clauses that line up with it, clauses that do not (reversed,
+    shuffled, a term of the whole repeated), an empty list and a list no chunk holds."""
+    questions = _questions(vocab, rng, count)
+    for whole, head, tail in zip(questions, questions, questions):
+        yield [whole, head, tail, head[::-1], list(rng.permutation(whole)), [], ["nowhere", "unknownterm"],
+               tail + whole[:1] + tail]
+
+
+def test_lists_scored_together_equal_each_list_alone_and_bm25s_to_the_bit(corpus):
+    lexical, reference, vocab, rng = corpus
+    everything = np.arange(CHUNKS)
+    for lists in _groups(vocab, rng):
+        together = scored_together(lexical, lists, lambda where: everything)
+        assert len(together) == len(lists)
+        for query, scored in zip(lists, together):
+            assert np.array_equal(scored.scores, _alone(lexical, query, lambda where: everything).scores), query
+            assert np.array_equal(scored.scores, _every_chunk(reference, query)), query
+    # The check can fail: these lists are long enough that another order of the same additions
+    # changes some scores' bits, so a list fed a term out of its order would be caught.
+    tids = lexical.term_ids([f"t{i}" for i in range(60)])
+    assert not np.array_equal(*lexical.scores([tids, tids[::-1]]))
+
+
+def _counting_reads(lexical, monkeypatch) -> list[int]:
+    reads: list[int] = []
+    postings = lexical.postings
+
+    def counted(tid):
+        reads.append(tid)
+        return postings(tid)
+
+    monkeypatch.setattr(lexical, "postings", counted)
+    return reads
+
+
+def test_a_question_and_aligned_clauses_read_each_term_once_when_first_needed(corpus, monkeypatch):
+    lexical, reference, _, _ = corpus
+    reads = _counting_reads(lexical, monkeypatch)
+    question = ["t3", "t17", "t5", "t40", "t8", "t120"]
+    lists = [question, question[:3], question[3:]]
+    together = scored_together(lexical, lists, lambda where: np.arange(CHUNKS))
+    assert reads == []  # nothing is read until a score is needed
+    first = together[1].scores
+    assert reads == lexical.term_ids(question)  # each term once, in the question's order
+    assert np.array_equal(first, _every_chunk(reference, lists[1]))
+    for query, scored in zip(lists, together):  # all were computed at once
+        assert np.array_equal(scored.scores, _every_chunk(reference, query))
+    assert len(reads) == len(question)
+
+
+def test_a_term_out_of_step_is_read_again_not_added_out_of_order(corpus, monkeypatch):
+    """Only one term's postings are held: a clause in another order, or a repeated term, reads
+    a term again."""
+    lexical, reference, _, _ = corpus
+    reads = _counting_reads(lexical, monkeypatch)
+    lists = [["t1", "t2", "t3", "t1"], ["t3", "t2"], ["t1", "t2"]]
+    together = scored_together(lexical, lists, lambda where: np.arange(CHUNKS))
+    for query, scored in zip(lists, together):
+        assert np.array_equal(scored.scores, _every_chunk(reference, query))
+    assert reads == lexical.term_ids(["t1", "t2", "t3", "t1", "t2"])
+
+
 def test_top_from_a_floor_equals_ranking_every_chunk(corpus):
     lexical, reference, vocab, rng = corpus
     for query in _questions(vocab, rng):
         allowed = np.sort(rng.choice(CHUNKS, int(rng.integers(1, CHUNKS)), replace=False))
-        scored = ScoredChunks(lexical, query, lambda where: allowed)
+        scored = _alone(lexical, query, lambda where: allowed)
         want = _every_chunk(reference, query)
         for n in (1, 7, 33, 100, CHUNKS):
             assert scored.top(n) == best_n(np.arange(CHUNKS), want, n)
@@ -86,8 +155,8 @@ def test_best_n_keeps_positive_scores_and_breaks_ties_by_lower_id():
 
 def test_nothing_passes_an_empty_filter_and_unknown_terms_score_nothing(corpus):
     lexical, _, _, _ = corpus
-    assert ScoredChunks(lexical, ["t0"], lambda where: np.zeros(0, dtype=np.int64)).top(5, Filters(sources=("x",))) == {}
-    unknown = ScoredChunks(lexical, ["nowhere"], lambda where: np.arange(CHUNKS))
+    assert _alone(lexical, ["t0"], lambda where: np.zeros(0, dtype=np.int64)).top(5, Filters(sources=("x",))) == {}
+    unknown = _alone(lexical, ["nowhere"], lambda where: np.arange(CHUNKS))
     assert unknown.top(5) == {} and unknown.best() == 0.0
     nowhere, common = lexical.idf(["nowhere", "t0"])
     assert nowhere > common  # an unseen term weighs most

@@ -93,7 +93,22 @@ def test_memory_mapped_index_gives_the_same_scores(seed_config):
     vector = loaded.vectors.reconstruct(0)
     assert mapped.dense_top(vector, 5) == loaded.dense_top(vector, 5)
     query = ["khojali", "genocid", "commemor"]
-    np.testing.assert_array_equal(mapped.lexical(query).scores, loaded.lexical(query).scores)
+    np.testing.assert_array_equal(mapped.lexical([query])[0].scores, loaded.lexical([query])[0].scores)
+
+
+def test_a_question_and_its_clauses_asked_together_read_each_term_once(seed_config, monkeypatch):
+    store, alone = open_store(seed_config), open_store(seed_config)
+    question = ["khojali", "genocid", "commemor", "azerbaijan"]
+    lists = [question, question[:2], question[2:]]
+    assert len(store.bm25.term_ids(question)) == len(question)  # every term is in the seed corpus
+    reads: list[int] = []
+    postings = store.bm25.postings
+    monkeypatch.setattr(store.bm25, "postings", lambda tid: reads.append(tid) or postings(tid))
+    together = store.lexical(lists)
+    assert [s.best() for s in together] == [alone.lexical([q])[0].best() for q in lists]
+    for query, scored in zip(lists, together):
+        np.testing.assert_array_equal(scored.scores, alone.lexical([query])[0].scores)
+    assert reads == store.bm25.term_ids(question)
 
 
 def test_rebuild_publishes_a_new_version_and_prunes(tmp_path, encoder):

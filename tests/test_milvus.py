@@ -81,7 +81,7 @@ def test_bm25_scores_and_idf_equal_local(stores):
     ids = list(range(local.info.chunks))
     for q in QUESTIONS:
         ts = terms(q["question"])
-        mine, theirs = milvus.lexical(ts), local.lexical(ts)
+        mine, theirs = milvus.lexical([ts])[0], local.lexical([ts])[0]
         scores = theirs.of(ids)
         assert np.allclose(mine.of(ids), scores, atol=1e-5), q["question"]
         top, want = mine.top(10), theirs.top(10)
@@ -90,11 +90,15 @@ def test_bm25_scores_and_idf_equal_local(stores):
         assert all(abs(scores[i] - cut) < 1e-5 for i in top.keys() ^ want.keys())
         assert mine.best() == pytest.approx(theirs.best(), abs=1e-5)
         assert milvus.idf(ts + ["zzzunseen"]) == pytest.approx(local.idf(ts + ["zzzunseen"]))
-    fresh = milvus.lexical(terms(QUESTION))  # scores of given ids before any top search
-    assert np.allclose(fresh.of([14, 3, 0]), local.lexical(terms(QUESTION)).of([14, 3, 0]), atol=1e-5)
-    assert fresh.best() == pytest.approx(local.lexical(terms(QUESTION)).best(), abs=1e-5)
-    empty = milvus.lexical([])
+    fresh = milvus.lexical([terms(QUESTION)])[0]  # scores of given ids before any top search
+    assert np.allclose(fresh.of([14, 3, 0]), local.lexical([terms(QUESTION)])[0].of([14, 3, 0]), atol=1e-5)
+    assert fresh.best() == pytest.approx(local.lexical([terms(QUESTION)])[0].best(), abs=1e-5)
+    empty = milvus.lexical([[]])[0]
     assert empty.top(5) == {} and not empty.of([1, 2]).any() and empty.best() == 0.0
+    question = terms(QUESTION)  # a question and its clauses asked together: each list's own scores
+    lists = [question, question[:2], question[2:], []]
+    for mine, theirs in zip(milvus.lexical(lists), local.lexical(lists), strict=True):
+        assert np.allclose(mine.of(ids), theirs.of(ids), atol=1e-5)
 
 
 def test_seed_answers_equal_local_with_and_without_abstention(stores, encoder, seed_config):
@@ -125,7 +129,7 @@ def test_filters_pass_the_same_chunks_as_local(stores, encoder, where):
     vector = encoder.encode_queries([QUESTION])[0]
     assert milvus.dense_top(vector, 50, where).keys() == local.dense_top(vector, 50, where).keys()
     ts = terms(QUESTION)
-    assert milvus.lexical(ts).top(50, where) == pytest.approx(local.lexical(ts).top(50, where), abs=1e-5)
+    assert milvus.lexical([ts])[0].top(50, where) == pytest.approx(local.lexical([ts])[0].top(50, where), abs=1e-5)
 
 
 def test_vectors_equal_local(stores, encoder, monkeypatch):
@@ -370,8 +374,8 @@ def test_a_store_fails_while_milvus_is_down_and_recovers_after(tmp_path):
         store = opened(cfg)
         vector, row = content.vectors[0], store.chunks([0])[0]
         calls = [lambda: store.dense_top(vector, 3), lambda: store.cosines(vector, [0]),
-                 lambda: store.lexical(["harbour"]).top(3), lambda: store.lexical(["harbour"]).of([0]),
-                 lambda: store.lexical(["harbour"]).best(), lambda: store.idf(["harbour"]),
+                 lambda: store.lexical([["harbour"]])[0].top(3), lambda: store.lexical([["harbour"]])[0].of([0]),
+                 lambda: store.lexical([["harbour"]])[0].best(), lambda: store.idf(["harbour"]),
                  lambda: store.sentence_vectors([0]), lambda: store.sentences(row), lambda: store.chunks([0]),
                  lambda: store.chunk_meta([0]), lambda: store.article("a.txt"), lambda: store.articles(["a.txt"]),
                  lambda: store.summary()]

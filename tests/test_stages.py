@@ -107,6 +107,18 @@ def test_each_clause_brings_its_own_best_chunk():
     assert answerer().analyser.analyse([question], [()], Filters())[0].clauses  # it was split
 
 
+def test_gather_asks_for_the_question_and_its_clauses_in_one_call():
+    """The backend gets every term list at once, so it can read a term they share once."""
+    a = answerer()
+    query = a.analyser.analyse(["How many pupils does the valley school have, and which piers had cracks?"],
+                               [()], Filters())[0]
+    calls = []
+    lexical = a.retriever.store.lexical
+    a.retriever.store.lexical = lambda lists: calls.append(list(lists)) or lexical(lists)
+    a.retriever.gather(query)
+    assert len(query.clauses) >= 2 and calls == [[query.search_terms, *query.clauses]]
+
+
 def test_dense_and_bm25_modes_use_one_side_each():
     question = "cracks piers"
     dense = answerer(mode="dense").retriever.gather(answerer().analyser.analyse([question], [()], Filters())[0])

@@ -93,12 +93,12 @@ class Retriever:
 
     def gather(self, query: Query) -> tuple[dict[int, float], dict[int, float], list[LexicalScores]]:
         """Candidates with their scores for the whole question: the dense and BM25 top, each
-        clause's top, and the best chunks of the outlets the question names."""
+        clause's top (one BM25 call for all), and the best chunks of the outlets the question names."""
         n, m, store = self.cfg.candidates, self.method, self.store
         dense = store.dense_top(query.search_vector, n, query.filters) if m.dense else {}
-        whole = store.lexical(query.search_terms) if m.lexical else None
+        lists = store.lexical([query.search_terms, *query.clauses]) if m.lexical else []
+        whole, parts = (lists[0], lists[1:]) if lists else (None, [])
         lexical = whole.top(n, query.filters) if whole else {}
-        parts = [store.lexical(t) for t in query.clauses] if whole else []
         if parts:  # each clause brings its own best chunks, scored for the whole question too
             each = max(10, n // len(parts))
             found = [c for p in parts for c in p.top(each, query.filters)]

@@ -97,8 +97,9 @@ class Store(Protocol):
     def cosines(self, vector: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         """Exact cosines of given chunks; {} where the vector index cannot give them back."""
 
-    def lexical(self, terms: list[str]) -> LexicalScores:
-        """BM25 for `terms` (already analysed by `qa.text.terms`)."""
+    def lexical(self, term_lists: Sequence[list[str]]) -> list[LexicalScores]:
+        """BM25 for each list of terms (already analysed by `qa.text.terms`), in order: a
+        question and its clauses are asked for together, so a backend can share their work."""
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         """BM25's inverse document frequency of each term (highest for an unseen term)."""

@@ -1,7 +1,8 @@
 """BM25 over the same chunks as the vectors. bm25s computes every (term, chunk) score at build
 time; they are kept term by term in arrays on disk (the terms in byte order, so opening reads
 nothing: no vocabulary dictionary, no posting), a question reads the postings of its terms,
-and its scores are those postings added up exactly as bm25s adds them.
+and its scores are those postings added up exactly as bm25s adds them (a question and its
+clauses are scored together, so the terms they share are read once).
 
 Lexical matching carries what a small embedding model misses: names, numbers, outlets.
 """
@@ -103,13 +104,25 @@ class Lexical:
         lo, hi = int(self.indptr[tid]), int(self.indptr[tid + 1])
         return self.docs.rows(lo, hi), self.impacts.rows(lo, hi)
 
-    def scores(self, tids: list[int]) -> np.ndarray:
-        """Every chunk's score: each term's postings added in the question's order, in float32,
-        as bm25s adds them, so every score is bm25s's to the bit."""
-        total = np.zeros(self.num_docs, dtype=np.float32)
-        for tid in tids:
-            np.add.at(total, *self.postings(tid))
-        return total
+    def scores(self, tid_lists: Sequence[list[int]]) -> list[np.ndarray]:
+        """Every chunk's score for each list of term ids, scored together so a term the lists
+        share is read once. Float32 addition depends on order, so each list must add its terms'
+        postings in its own order, as bm25s does (every score is then bm25s's to the bit): the
+        next term of the first unfinished list is read and added into every list whose next
+        term it is; a term out of step with that order is read again, never added early. One
+        term's postings are held at a time."""
+        totals = [np.zeros(self.num_docs, dtype=np.float32) for _ in tid_lists]
+        done = [0] * len(tid_lists)
+        pending = [i for i, tids in enumerate(tid_lists) if tids]
+        while pending:
+            tid = tid_lists[pending[0]][done[pending[0]]]
+            docs, impacts = self.postings(tid)
+            for i in pending:
+                if tid_lists[i][done[i]] == tid:
+                    np.add.at(totals[i], docs, impacts)
+                    done[i] += 1
+            pending = [i for i in pending if done[i] < len(tid_lists[i])]
+        return totals
 
     def first_docs(self, tid: int) -> np.ndarray:
         """A term's first SAMPLE chunk ids (all of them for a shorter list)."""
@@ -133,20 +146,34 @@ class Lexical:
         return float(np.partition(scores[sample], len(sample) - n)[len(sample) - n]) if len(sample) >= n else 0.0
 
 
-class ScoredChunks:
-    """One question's (or clause's) BM25 scores of every chunk, computed on first use."""
+class TermLists:
+    """A question's term lists (the whole question and its clauses), scored together on first
+    use: nothing is read until some list's scores are needed, then every list's are computed."""
 
-    def __init__(self, lexical: Lexical, query_terms: list[str], ids_where: Callable[[Filters], np.ndarray]):
-        self._lexical = lexical
-        self._tids = lexical.term_ids(query_terms)
+    def __init__(self, lexical: Lexical, term_lists: Sequence[list[str]]):
+        self.lexical = lexical
+        self.tids = [lexical.term_ids(t) for t in term_lists]
+        self._scores: list[np.ndarray] | None = None
+
+    def scores(self, i: int) -> np.ndarray:
+        if self._scores is None:
+            self._scores = self.lexical.scores(self.tids)
+        return self._scores[i]
+
+
+class ScoredChunks:
+    """One question's (or clause's) BM25 scores of every chunk, computed on first use along
+    with those of the other lists it was asked with."""
+
+    def __init__(self, lists: TermLists, i: int, ids_where: Callable[[Filters], np.ndarray]):
+        self._lists, self._i = lists, i
+        self._lexical = lists.lexical
+        self._tids = lists.tids[i]
         self._ids_where = ids_where  # Filters -> allowed chunk ids, ascending
-        self._scores: np.ndarray | None = None
 
     @property
     def scores(self) -> np.ndarray:
-        if self._scores is None:
-            self._scores = self._lexical.scores(self._tids)
-        return self._scores
+        return self._lists.scores(self._i)
 
     def top(self, n: int, where: Filters | None = None) -> dict[int, float]:
         """Only the chunks at or above a floor the n-th best reaches are ranked, so the cost is
@@ -166,3 +193,10 @@ class ScoredChunks:
 
     def best(self) -> float:
         return float(self.scores.max()) if len(self.scores) else 0.0
+
+
+def scored_together(lexical: Lexical, term_lists: Sequence[list[str]],
+                    ids_where: Callable[[Filters], np.ndarray]) -> list[ScoredChunks]:
+    """Each list's scores, all computed in one pass when the first is needed."""
+    lists = TermLists(lexical, term_lists)
+    return [ScoredChunks(lists, i, ids_where) for i in range(len(term_lists))]

@@ -15,7 +15,7 @@ from qa.errors import IndexUnavailable
 from qa.models import Article, Filters, Segment
 from qa.storage.base import ChunkMeta, ChunkRow, CorpusSummary, IndexInfo
 from qa.storage.local.arrays import ARRAYS_DIR, Arrays
-from qa.storage.local.bm25 import BM25_DIR, Lexical, ScoredChunks
+from qa.storage.local.bm25 import BM25_DIR, Lexical, ScoredChunks, scored_together
 from qa.storage.local.manifest import REBUILD, read_manifest
 from qa.storage.local.meta import META_FILE, MetaStore
 from qa.storage.local.vectors import VECTORS_FILE, load_vectors, search as vector_search, selector
@@ -71,8 +71,8 @@ class LocalStore:
             return {}
         return {c: float(s) for c, s in zip(ids, vecs @ vector)}
 
-    def lexical(self, terms: list[str]) -> ScoredChunks:
-        return ScoredChunks(self.bm25, terms, self._ids)
+    def lexical(self, term_lists: Sequence[list[str]]) -> list[ScoredChunks]:
+        return scored_together(self.bm25, term_lists, self._ids)
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         distinct = list(dict.fromkeys(terms))

@@ -89,8 +89,8 @@ class MilvusStore:
         rows = self._query("chunks", f"id in {int_list(ids)}", ["id", "vector"])
         return {int(r["id"]): float(np.asarray(r["vector"], dtype=np.float32) @ vector) for r in rows}
 
-    def lexical(self, terms: list[str]) -> "BM25Scores":
-        return BM25Scores(self, terms)
+    def lexical(self, term_lists: Sequence[list[str]]) -> list["BM25Scores"]:
+        return [BM25Scores(self, terms) for terms in term_lists]
 
     def idf(self, terms: Iterable[str]) -> dict[str, float]:
         wanted = list(dict.fromkeys(terms))
