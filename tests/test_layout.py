@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "qa"
 # Lower levels never import higher ones; wings on one level never import each other.
 LEVELS = {
     "qa.models": 0, "qa.errors": 0, "qa.text": 0, "qa.validation": 0, "qa.config": 0,
-    "qa.encoder": 0, "qa.onnx_backend": 0, "qa.outlets": 0, "qa.cite": 0,
+    "qa.encoder": 0, "qa.onnx_backend": 0, "qa.ort_encoder": 0, "qa.outlets": 0, "qa.cite": 0,
     "qa.storage": 1,
     "qa.indexing": 2, "qa.asking": 2,
     "qa.http": 3, "qa.evaluation": 3,
