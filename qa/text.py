@@ -7,13 +7,38 @@ import re
 from functools import lru_cache
 
 import pysbd
+from pysbd.utils import TextSpan
 
 TITLE_MAX_CHARS = 120
+_SPACE = re.compile(r"\s*")
+
+
+class _Segmenter(pysbd.Segmenter):
+    """pysbd's segmenter, its sentences located in the text by `str.find`.
+
+    pysbd's own `sentences_with_char_spans` compiles a regex per sentence (`escape(sentence)\\s*`)
+    to scan the text with: about a third of the splitting's CPU, and the new patterns push pysbd's
+    rules out of `re`'s cache. This finds the occurrence that regex's scan takes (the first of its
+    non-overlapping matches to end past the previous sentence's), so the sentences are pysbd's.
+    """
+
+    def sentences_with_char_spans(self, sentences: list[str]) -> list[TextSpan]:
+        text, spans, prior = self.original_text, [], 0
+        for sent in sentences:
+            pos = 0
+            while (start := text.find(sent, pos)) >= 0:
+                end = _SPACE.match(text, start + len(sent)).end()
+                if end > prior:
+                    spans.append(TextSpan(text[start:end], start, end))
+                    prior = end
+                    break
+                pos = end if end > start else start + 1  # the regex scan's next try after this match
+        return spans
 
 
 @lru_cache(maxsize=1)
 def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False)
+    return _Segmenter(language="en", clean=False)
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
