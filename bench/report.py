@@ -66,6 +66,18 @@ def _own(m: dict) -> str:
     return f"{m['query_runtime']}: {own['p50_ms']} / {own['p99_ms']} ({m['own_ratio'][0]} / {m['own_ratio'][1]})"
 
 
+def _own_target(m: dict, p50: float, p99: float) -> str:
+    """The same ratio targets against the floor of the encoder the server really runs: the raw floor is
+    bare `SentenceTransformer.encode`, and a server encoding with a faster runtime must not hide its
+    own cost behind the slower one."""
+    if "own_ratio" not in m:
+        return ""
+    own = m["own_ratio"]
+    return (f". Against the server's own question encoder ({m['query_runtime']}, "
+            f"{m['raw_own']['p50_ms']} / {m['raw_own']['p99_ms']} ms with the search): p50 {own[0]}: "
+            f"{_mark(own[0] <= p50)}; p99 {own[1]}: {_mark(own[1] <= p99)}")
+
+
 def _serving(r: dict) -> list[str]:
     rows = []
     if r.get("latency"):
@@ -270,14 +282,15 @@ def _targets(r: dict) -> list[str]:
                    f"{_mark(ten['http']['p50_ms'] < 16.7 and ten['http']['p99_ms'] < 22.3)}.")
     if lat:
         out.append(f"- MultiHop-RAG index ({lat['chunks']:,} chunks): HTTP/raw ratio p50 {lat['p50_ratio']} (target ≤ 1.5): "
-                   f"{_mark(lat['p50_ratio'] <= 1.5)}; p99 {lat['p99_ratio']} (≤ 2): {_mark(lat['p99_ratio'] <= 2)}.")
+                   f"{_mark(lat['p50_ratio'] <= 1.5)}; p99 {lat['p99_ratio']} (≤ 2): {_mark(lat['p99_ratio'] <= 2)}"
+                   f"{_own_target(lat, 1.5, 2)}.")
     m = sc.get("1000000")
     if m:
         out += [f"- 1M chunks: HTTP/raw ratio p50 {m['p50_ratio']} (target ≤ 2): {_mark(m['p50_ratio'] <= 2)}; p99 "
                 f"{m['p99_ratio']} (≤ 3): {_mark(m['p99_ratio'] <= 3)}; recall@10 {m['recall_at_10']} (≥ 0.95): "
                 f"{_mark(m['recall_at_10'] >= 0.95)}; worker RSS {m['worker_rss_mb']} MB (≤ 1024): "
                 f"{_mark(m['worker_rss_mb'] <= 1024)}, of which its own (anonymous) {m.get('worker_anon_mb', '–')} MB; "
-                f"ready {m['ready_s']} s (≤ 5): {_mark(m['ready_s'] <= 5)}."]
+                f"ready {m['ready_s']} s (≤ 5): {_mark(m['ready_s'] <= 5)}{_own_target(m, 2, 3)}."]
     t = r.get("throughput")
     if t:
         failed = sum(lv["failures"] for lv in t["levels"])
