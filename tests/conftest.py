@@ -49,6 +49,15 @@ def weak_everywhere(cfg: Config) -> Config:
     return cfg.replace(search=dataclasses.replace(cfg.search, weak_below=WEAK_EVERYWHERE))
 
 
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory):
+    """An empty cache of ONNX exports (`XDG_CACHE_HOME`) for one test module."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def encoder():
     from qa.encoder import Encoder

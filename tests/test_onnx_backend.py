@@ -13,14 +13,6 @@ QUESTIONS = ["How many people died in the Khojaly massacre?", "Who attended the 
              "What happened in February 1992?"]
 
 
-@pytest.fixture(scope="module")
-def onnx_cache(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
-
-
 @pytest.mark.parametrize("backend,min_cos", [("onnx", 0.9999), ("onnx-int8", 0.98)])
 def test_onnx_vectors_match_torch(onnx_cache, encoder, backend, min_cos):
     from qa.encoder import Encoder, resolve_model

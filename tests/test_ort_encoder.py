@@ -22,15 +22,6 @@ QUESTIONS = ["How many people died in the Khojaly massacre?", "Who?",
              " ".join(["commemoration"] * 400)]  # beyond the model's 256 tokens: truncated alike
 
 
-@pytest.fixture(scope="module")
-def fresh_cache(tmp_path_factory):
-    """An empty export cache for this module."""
-    mp = pytest.MonkeyPatch()
-    mp.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-    yield
-    mp.undo()
-
-
 def test_question_vectors_match_torch(encoder):
     ort = query_encoder(ModelConfig())
     assert isinstance(ort, OrtQueryEncoder)
@@ -59,7 +50,7 @@ def test_asking_loads_no_torch(seed_config, tmp_path):
     assert passages > 0 and not torch_loaded and not st_loaded
 
 
-def test_build_makes_the_export_and_asking_reuses_it(fresh_cache, encoder, monkeypatch):
+def test_build_makes_the_export_and_asking_reuses_it(onnx_cache, encoder, monkeypatch):
     cfg = ModelConfig()
     target = onnx_file(resolve_model(cfg), "torch")
     assert not target.exists()
@@ -72,7 +63,7 @@ def test_build_makes_the_export_and_asking_reuses_it(fresh_cache, encoder, monke
     ensure_query_export(encoder, cfg)
 
 
-def test_a_missing_export_is_made_once(fresh_cache, encoder):
+def test_a_missing_export_is_made_once(onnx_cache, encoder):
     cfg = ModelConfig()
     target = onnx_file(resolve_model(cfg), "torch")
     target.unlink(missing_ok=True)
@@ -83,7 +74,7 @@ def test_a_missing_export_is_made_once(fresh_cache, encoder):
     assert target.stat().st_mtime_ns == stamp
 
 
-def test_a_broken_export_is_a_clear_error(fresh_cache, encoder):
+def test_a_broken_export_is_a_clear_error(onnx_cache, encoder):
     cfg = ModelConfig()
     target = onnx_file(resolve_model(cfg), "torch")
     ensure_query_export(encoder, cfg)
