@@ -196,13 +196,13 @@ def query_encoder(cfg: ModelConfig) -> QueryEncoder:
     from qa.ort_encoder import OrtQueryEncoder, check_pipeline, onnx_file
 
     path = resolve_model(cfg)
-    check_pipeline(Path(path))
+    pipeline = check_pipeline(Path(path))  # an unusable model is refused before any export
     target = onnx_file(path, cfg.backend)
     if not target.exists():
         from qa.onnx_backend import export_model
 
         export_model(Encoder(dataclasses.replace(cfg, backend="torch", device="cpu")).model, path, cfg.backend)
-    return OrtQueryEncoder(cfg, path, target)
+    return OrtQueryEncoder(cfg, path, target, pipeline)
 
 
 def limit_threads(cfg: ModelConfig, threads: int) -> None:

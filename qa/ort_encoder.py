@@ -63,12 +63,13 @@ class OrtQueryEncoder:
     """Encodes questions as `Encoder.encode_queries` does: tokens, transformer, mean over the
     real tokens, unit length."""
 
-    def __init__(self, cfg: ModelConfig, path: str, onnx_path: Path):
+    def __init__(self, cfg: ModelConfig, path: str, onnx_path: Path, pipeline: tuple[int, int]):
+        """`pipeline`: what `check_pipeline` found in the model folder at `path`."""
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.name, self.backend = cfg.name, cfg.backend
-        self.max_tokens, self.dim = check_pipeline(Path(path))
+        self.max_tokens, self.dim = pipeline
         self.tokenizer = Tokenizer.from_file(str(Path(path) / "tokenizer.json"))
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(self.max_tokens)
