@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from qa.ort_encoder import cache_dir
+from qa.ort_encoder import onnx_file
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -31,12 +31,12 @@ class _Outputs(torch.nn.Module):
         return self.model(**dict(zip(self.names, tensors))).last_hidden_state
 
 
-def export(model: torch.nn.Module, tokenizer: Any, folder: Path, int8: bool) -> Path:
-    """The ONNX file of `model` (int8-quantized if asked), written the first time only, atomically."""
-    fp32, target = folder / "model.onnx", folder / ("model_int8.onnx" if int8 else "model.onnx")
+def export(model: torch.nn.Module, tokenizer: Any, fp32: Path, target: Path) -> Path:
+    """`target`, the ONNX file of `model` (int8-quantized from the float32 export `fp32` when they
+    differ), written the first time only, atomically."""
     if target.exists():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
+    fp32.parent.mkdir(parents=True, exist_ok=True)
     if not fp32.exists():
         sample = tokenizer(["a short one", "a somewhat longer second sentence"], padding=True, return_tensors="pt")
         names = [n for n in _INPUTS if n in sample]
@@ -49,7 +49,7 @@ def export(model: torch.nn.Module, tokenizer: Any, folder: Path, int8: bool) -> 
                               dynamic_axes={n: {0: "batch", 1: "tokens"} for n in [*names, "token_embeddings"]},
                               dynamo=False)
         os.replace(tmp, fp32)
-    if int8:
+    if target != fp32:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         tmp = target.with_suffix(f".{os.getpid()}.tmp")
@@ -80,7 +80,7 @@ class OrtTransformer(torch.nn.Module):
 
 def export_model(model: Any, model_path: str, backend: str) -> Path:
     """The ONNX file of a loaded SentenceTransformer's transformer for `backend` (made if missing)."""
-    return export(model[0].model, model.tokenizer, cache_dir(model_path), int8=backend == "onnx-int8")
+    return export(model[0].model, model.tokenizer, onnx_file(model_path, "onnx"), onnx_file(model_path, backend))
 
 
 def use_onnx(model: Any, model_path: str, backend: str) -> None:
