@@ -83,7 +83,9 @@ def first_sentence(text: str) -> str | None:
     return cut + "…"
 
 
-_TOKEN = re.compile(r"(?u)\b\w\w+\b")
+# Runs of two or more word characters: findall only starts a match where a run starts, so this
+# is the same as r"\b\w\w+\b", without testing the boundaries.
+_TOKEN = re.compile(r"\w\w+")
 
 
 @lru_cache(maxsize=1)
@@ -102,5 +104,5 @@ def _stopwords() -> frozenset[str]:
 
 def terms(text: str) -> list[str]:
     """Lower-cased, stop-word-free, stemmed terms: the same for chunks, questions and sentences."""
-    words = [w for w in _TOKEN.findall(text.lower()) if w not in _stopwords()]
-    return _stemmer().stemWords(words)
+    stop = _stopwords()  # looked up once: a cached call per word costs as much as the stemming
+    return _stemmer().stemWords([w for w in _TOKEN.findall(text.lower()) if w not in stop])

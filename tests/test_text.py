@@ -1,12 +1,15 @@
 """Sentence splitting: the segmenter locates pysbd's sentences exactly where pysbd's own
-(regex per sentence) method does, odd cases included, so index spans never change with it."""
+(regex per sentence) method does, odd cases included, so index spans never change with it.
+Terms: the tokenizer finds the same words as the word-boundary pattern it replaced."""
 
 from __future__ import annotations
+
+import re
 
 import pysbd
 import pytest
 
-from qa.text import _segmenter, sentence_spans
+from qa.text import _TOKEN, _segmenter, sentence_spans, terms
 
 CASES = [
     ("It rained. It rained. Then it stopped.  ", ["It rained.", "It rained.", "Then it stopped."]),
@@ -29,3 +32,16 @@ def test_spans_slice_the_sentences():
     text = "Title line\nDr. Smith met Mr. Jones at 3 p.m. today. They talked.  \n\nBye."
     assert [text[s:e] for s, e in sentence_spans(text)] == [
         "Title line", "Dr. Smith met Mr. Jones at 3 p.m. today.", "They talked.", "Bye."]
+
+
+WORDS = ["a b", "ab_cd e_f _ __", "x1 2y 3 45", "don't l'été", "naïve café 東京 ü", "a\u00a0bc\tde\n", "", "...--"]
+
+
+@pytest.mark.parametrize("text", WORDS)
+def test_tokens_are_the_word_boundary_patterns(text):
+    assert _TOKEN.findall(text) == re.findall(r"(?u)\b\w\w+\b", text)
+
+
+def test_terms_drop_stop_words_and_stem():
+    assert terms("The Governors were governing, and THE people: 2024's votes.") == [
+        "governor", "were", "govern", "peopl", "2024", "vote"]  # "were" is not on bm25s's list
