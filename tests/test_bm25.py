@@ -193,6 +193,23 @@ def test_disk_rows_read_what_numpy_wrote(tmp_path):
     np.testing.assert_array_equal(DiskRows(tmp_path / "v.npy").rows(1, 4), [1, 2, 3])
 
 
+def test_disk_rows_read_many_ranges_as_each_alone_with_fewer_calls(tmp_path, monkeypatch):
+    matrix = np.arange(3000, dtype=np.float32).reshape(1000, 3)
+    np.save(tmp_path / "m.npy", matrix)
+    rows = DiskRows(tmp_path / "m.npy")
+    rng = np.random.default_rng(3)
+    starts = rng.integers(0, 990, 200)
+    ranges = [(int(lo), int(lo + rng.integers(0, 10))) for lo in starts] + [(5, 9), (6, 8), (5, 9), (999, 1000), (3, 3)]
+    calls = []
+    monkeypatch.setattr(rows, "rows", lambda lo, hi: calls.append((lo, hi)) or DiskRows.rows(rows, lo, hi))
+    got = rows.ranges(ranges)
+    assert len(got) == len(ranges)
+    for (lo, hi), block in zip(ranges, got):
+        np.testing.assert_array_equal(block, matrix[lo:hi])
+    assert len(calls) < len(ranges) / 2  # neighbours were read together
+    assert rows.ranges([]) == []
+
+
 @pytest.mark.parametrize("array,cut", [(np.zeros((4, 3), dtype=np.float32), 1),
                                        (np.asfortranarray(np.zeros((4, 3), dtype=np.float32)), 0),
                                        (np.array(["a", 1], dtype=object), 0)])

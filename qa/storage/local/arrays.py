@@ -92,8 +92,8 @@ class Arrays:
             raise ValueError(f"the arrays in {folder} do not match each other")
 
     def sentence_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
-        rows = self.chunk_sentences[np.asarray(ids, dtype=np.int64)]
-        return {int(c): self.vectors.rows(lo, hi).astype(np.float32, copy=False) for c, (lo, hi) in zip(ids, rows.tolist())}
+        rows = self.chunk_sentences[np.asarray(ids, dtype=np.int64)].tolist()
+        return {int(c): v.astype(np.float32, copy=False) for c, v in zip(ids, self.vectors.ranges(rows))}
 
     def sentences(self, chunk_id: int) -> tuple[list[Segment], np.ndarray]:
         lo, hi = self.chunk_sentences[chunk_id].tolist()

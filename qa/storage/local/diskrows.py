@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import weakref
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
+GAP = 8  # rows between two ranges read together rather than with two calls
 
 class DiskRows:
     """One .npy array (C order), read a run of rows at a time; safe from many threads."""
@@ -39,3 +41,22 @@ class DiskRows:
         """Rows lo..hi-1 (a fresh array)."""
         data = os.pread(self.fd, (hi - lo) * self.row_bytes, self.offset + lo * self.row_bytes)
         return np.frombuffer(data, dtype=self.dtype).reshape(hi - lo, *self.shape[1:])
+
+    def ranges(self, ranges: Sequence[tuple[int, int]]) -> list[np.ndarray]:
+        """The rows of each (lo, hi) range, in the order given. Ranges that overlap or lie within
+        GAP rows of each other are read with one call: a question's candidates are often
+        neighbouring chunks, and a call costs more than reading a few rows too many."""
+        order = sorted(range(len(ranges)), key=lambda i: ranges[i][0])
+        out: list[np.ndarray] = [np.empty(0)] * len(ranges)
+        start = 0
+        while start < len(order):
+            lo, hi = ranges[order[start]]
+            end = start + 1
+            while end < len(order) and ranges[order[end]][0] <= hi + GAP:
+                hi = max(hi, ranges[order[end]][1])
+                end += 1
+            block = self.rows(lo, hi)
+            for i in order[start:end]:
+                out[i] = block[ranges[i][0] - lo:ranges[i][1] - lo]
+            start = end
+        return out
