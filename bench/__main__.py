@@ -32,6 +32,8 @@ def main() -> None:
     ap.add_argument("--backend", choices=("local", "milvus"), default="local",
                     help=f"milvus: the parts {','.join(milvus.PARTS)} on the Milvus backend, against local")
     ap.add_argument("--articles", type=int, default=609, help="MultiHop-RAG articles to build (all: 609)")
+    ap.add_argument("--rounds", type=int, default=3,
+                    help="build / bare encode pairs of the build part (the median ratio is reported)")
     ap.add_argument("--sizes", default="10000,100000,1000000", help="chunk counts of the scale part")
     ap.add_argument("--sq8-above", type=int, default=500000, help="scale indexes above this use vectors.sq8")
     ap.add_argument("--mmap-above", type=int, default=500000, help="scale indexes above this use vectors.mmap")
@@ -56,7 +58,7 @@ def main() -> None:
     results["machine"] = machine()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     runners = {
-        "build": lambda: build.run(args.work, args.articles),
+        "build": lambda: build.run(args.work, args.articles, args.rounds),
         "latency": lambda: scale.latency(args.work),
         "scale": lambda: scale.scale(args.work, sizes, args.sq8_above, args.mmap_above),
         "throughput": lambda: throughput.run(args.work, args.seconds, args.workers, args.threads),
