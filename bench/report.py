@@ -25,8 +25,9 @@ def _when(r: dict, part: str) -> str:
     when = r.get("when", {})
     keys = [part] * (part in when) + sorted((k for k in when if k.startswith(f"{part} ")),
                                             key=lambda k: int(k.rsplit(" ", 1)[1]))
-    return "\n\n".join(f"_measured {w['at']} by `{w.get('command', COMMAND)}`, load average before "
-                       f"{w['load_before']}, after {w['load_after']}_" for w in (when[k] for k in keys))
+    lines = (f"_measured {w['at']} by `{w.get('command', COMMAND)}`, load average before "
+             f"{w['load_before']}, after {w['load_after']}_" for w in (when[k] for k in keys))
+    return "\n\n".join(dict.fromkeys(lines))  # sizes measured by one run share one line
 
 
 def _build_met(b: dict) -> bool:
