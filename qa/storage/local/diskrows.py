@@ -17,6 +17,7 @@ import numpy as np
 
 GAP = 8  # rows between two ranges read together rather than with two calls
 
+
 class DiskRows:
     """One .npy array (C order), read a run of rows at a time; safe from many threads."""
 
