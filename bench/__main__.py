@@ -26,13 +26,20 @@ PARTS = ("build", "latency", "scale", "throughput", "profile", "update", "backen
 RESULTS = ROOT / "docs" / "performance.json"
 
 
+def _positive(value: str) -> int:
+    """A whole number of at least 1, or a usage error that says so."""
+    if not value.strip().isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {value!r}")
+    return int(value)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--only", default=None, help="comma-separated parts to run (default: all of the backend's)")
     ap.add_argument("--backend", choices=("local", "milvus"), default="local",
                     help=f"milvus: the parts {','.join(milvus.PARTS)} on the Milvus backend, against local")
     ap.add_argument("--articles", type=int, default=609, help="MultiHop-RAG articles to build (all: 609)")
-    ap.add_argument("--rounds", type=int, default=3,
+    ap.add_argument("--rounds", type=_positive, default=3,
                     help="build / bare encode pairs of the build part (the median ratio is reported)")
     ap.add_argument("--sizes", default="10000,100000,1000000", help="chunk counts of the scale part")
     ap.add_argument("--sq8-above", type=int, default=500000, help="scale indexes above this use vectors.sq8")
