@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -41,7 +41,10 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-_OFFSETS = {"text": {"return_offsets_mapping": True}}  # the one tokenizer pass also gives late pooling its offsets
+_OFFSETS = {"text": {"return_offsets_mapping": True}}
+# glibc's mallopt parameters (malloc.h) and their defaults
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536  # the one tokenizer pass also gives late pooling its offsets
 
 
 def resolve_device(requested: str, backend: str) -> str:
@@ -143,17 +146,21 @@ class Encoder:
         return np.asarray(vecs, dtype=np.float32)
 
     def encode_chunks(
-        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+        self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]],
+        threads: Callable[[], int] | None = None,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Vectors of `texts` and, for each text, one vector per character span inside it.
 
         Batches are made as `SentenceTransformer.encode` makes them (longest texts first), so the
         vectors are the ones `encode` gives; each batch is tokenized once, for the model and for pooling.
+        `threads`, asked before each batch: how many threads torch may use for it.
         """
         order = np.argsort([-len(t) for t in texts])
         chunk_vecs = np.zeros((len(texts), self.dim), dtype=np.float32)
         span_vecs: list[np.ndarray] = [np.zeros((0, self.dim), dtype=np.float32)] * len(texts)
         for lo in range(0, len(order), self.batch_size):
+            if threads is not None:
+                use_threads(threads())
             batch = order[lo:lo + self.batch_size]
             vecs, pooled = self._forward([texts[i] for i in batch], [spans[i] for i in batch])
             chunk_vecs[batch] = vecs
@@ -205,12 +212,18 @@ def query_encoder(cfg: ModelConfig) -> QueryEncoder:
     return OrtQueryEncoder(cfg, path, target, pipeline)
 
 
+def use_threads(threads: int) -> None:
+    """Let torch's operations run on `threads` threads from now on (vectors do not depend on it)."""
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+
+
 def limit_threads(cfg: ModelConfig, threads: int) -> None:
     """Let question encoding use at most `threads` cores (several workers share the machine)."""
     if cfg.query_runtime == "torch":
-        import torch
-
-        torch.set_num_threads(threads)
+        use_threads(threads)
     else:
         from qa.ort_encoder import limit_threads as ort_limit
 

@@ -3,6 +3,8 @@ cache) and assemble, content (what the backend writes). The real model; no index
 
 from __future__ import annotations
 
+from contextlib import closing
+
 import numpy as np
 import pytest
 
@@ -99,9 +101,62 @@ def test_the_planning_tokenizer_counts_as_the_models(encoder):
 def test_several_planning_processes_keep_the_articles_order(encoder, monkeypatch):
     """Beside a GPU or a cluster the plan is made by several processes; it comes back in order."""
     from qa.indexing.build import planner
-    from qa.indexing.plan import planned
+    from qa.indexing.plan import Planning
 
     monkeypatch.setattr("qa.indexing.plan.PLAN_AHEAD", 1)
     one = planner(encoder, Config(chunking=ChunkingConfig(max_tokens=64)))
     articles = ARTICLES * 4
-    assert list(planned(articles, one, processes=2)) == list(map(one, enumerate(articles)))
+    with closing(Planning(articles, one, processes=2)) as planning:
+        assert list(planning) == list(map(one, enumerate(articles)))
+        assert not planning.busy  # every plan is made once the last is read
+
+
+def test_a_small_corpus_is_planned_here_and_never_busy(encoder):
+    from qa.indexing.build import planner
+    from qa.indexing.plan import Planning
+
+    one = planner(encoder, Config(chunking=ChunkingConfig(max_tokens=64)))
+    with closing(Planning(ARTICLES, one)) as planning:
+        assert not planning.busy and list(planning) == list(map(one, enumerate(ARTICLES)))
+
+
+class Busy:
+    """A Planning stand-in whose planners finish after `batches` questions of `busy`."""
+
+    def __init__(self, batches: int):
+        self.left = batches
+
+    @property
+    def busy(self) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+def test_a_cpu_encoder_leaves_the_planner_a_core_while_it_plans(built, encoder):
+    """Each batch asks how many threads it may use: a core fewer while the planner works, all of
+    them after, and the vectors are those of an encoder that never shared."""
+    import torch
+
+    local, cores = LocalEncoding(encoder), torch.get_num_threads()
+    assert local.threads(None, cores) is None and local.threads(Busy(1), 1) is None
+    seen: list[int] = []
+    threads = local.threads(Busy(2), 2)
+    inputs = built.inputs * -(-3 * encoder.batch_size // len(built.inputs))  # three batches at least
+    texts, spans = [i.text for i in inputs], [list(i.spans) for i in inputs]
+    shared = encoder.encode_chunks(texts, spans, lambda: seen.append(threads()) or seen[-1])
+    assert seen[:3] == [1, 1, 2] and len(seen) == -(-len(inputs) // encoder.batch_size)
+    alone = encoder.encode_chunks(texts, spans)
+    np.testing.assert_array_equal(shared[0], alone[0])
+    assert all(np.array_equal(a, b) for a, b in zip(shared[1], alone[1]))
+    torch.set_num_threads(cores)
+
+
+def test_the_encoding_gives_back_the_cores_when_it_ends(built, encoder):
+    import torch
+
+    cores = torch.get_num_threads()
+    todo = [(str(n), item) for n, item in enumerate(built.inputs)]
+    assert len(list(LocalEncoding(encoder)(todo, Busy(10**6)))) == 1  # planners busy throughout
+    assert torch.get_num_threads() == cores
+
+

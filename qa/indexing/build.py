@@ -15,16 +15,16 @@ import time
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 from tqdm import tqdm
 
 from qa.config import Config
-from qa.encoder import Encoder, ensure_query_export
+from qa.encoder import Encoder, ensure_query_export, use_threads
 from qa.errors import IngestError
 from qa.indexing.ingest import Corpus, read_corpus
-from qa.indexing.plan import ArticlePlan, BuildPlan, ChunkInput, Planner, PlanTokenizer, planned
+from qa.indexing.plan import ArticlePlan, BuildPlan, ChunkInput, Planner, Planning, PlanTokenizer
 from qa.models import Article, Skipped
 from qa.storage import open_backend
 from qa.storage.base import ArticleRecord, EmbeddingCache, VersionContent
@@ -69,7 +69,8 @@ class ChunkEncoding(Protocol):
     device: str
     planners: int  # processes that plan articles while this encodes
 
-    def __call__(self, todo: Iterable[tuple[str, ChunkInput]]) -> Iterator[Encoded]: ...
+    def __call__(self, todo: Iterable[tuple[str, ChunkInput]], planning: Planning | None = None) -> Iterator[Encoded]:
+        """`planning`: the processes making the plan `todo` comes from, while they still run."""
 
 
 def batches(items: Iterable, size: int) -> Iterator[list]:
@@ -99,10 +100,26 @@ class LocalEncoding:
         """Chunks per `encode_chunks` call (sorted by length inside it, as `encode` sorts)."""
         return max(self.encoder.batch_size * 8, 64)
 
-    def __call__(self, todo: Iterable[tuple[str, ChunkInput]]) -> Iterator[Encoded]:
-        for batch in batches(todo, self.step):
-            vecs, per_chunk = self.encoder.encode_chunks([i.text for _, i in batch], [list(i.spans) for _, i in batch])
-            yield [k for k, _ in batch], vecs, per_chunk
+    def threads(self, planning: Planning | None, cores: int) -> Callable[[], int] | None:
+        """Torch's threads for each batch: on a CPU, a core fewer while the planners run. Beside a
+        planner on a core of their own, torch's threads wait for each other at every operation;
+        leaving it that core costs less (bench/notes.md). Vectors do not change."""
+        if planning is None or self.device != "cpu" or self.encoder.backend != "torch" or cores <= self.planners:
+            return None
+        return lambda: cores - self.planners if planning.busy else cores
+
+    def __call__(self, todo: Iterable[tuple[str, ChunkInput]], planning: Planning | None = None) -> Iterator[Encoded]:
+        import torch
+
+        cores = torch.get_num_threads()
+        threads = self.threads(planning, cores)
+        try:
+            for batch in batches(todo, self.step):
+                vecs, per_chunk = self.encoder.encode_chunks([i.text for _, i in batch],
+                                                             [list(i.spans) for _, i in batch], threads)
+                yield [k for k, _ in batch], vecs, per_chunk
+        finally:
+            use_threads(cores)
 
 
 def chunk_settings(cfg: Config, encoder: Encoder) -> dict:
@@ -129,9 +146,9 @@ def cache_key(encoder: Encoder, item: ChunkInput) -> str:
 
 
 def embed(inputs: Iterable[ChunkInput], encoding: ChunkEncoding, cache: EmbeddingCache, *, reuse: bool = False,
-          progress: bool = False) -> ChunkVectors:
-    """Vectors of every chunk input, taken as the plan makes them; with `reuse` chunks already in
-    the cache are not encoded again (`qa index update`)."""
+          progress: bool = False, planning: Planning | None = None) -> ChunkVectors:
+    """Vectors of every chunk input, taken as the plan makes them (`planning`, while it runs); with
+    `reuse` chunks already in the cache are not encoded again (`qa index update`)."""
     keys: list[str] = []
     found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     bar = tqdm(unit="chunk", desc="embedding", disable=not progress)
@@ -146,7 +163,7 @@ def embed(inputs: Iterable[ChunkInput], encoding: ChunkEncoding, cache: Embeddin
             yield from ((k, item) for k, item in zip(batch_keys, batch) if k not in cached)
 
     encoded = 0
-    for batch_keys, vecs, per_chunk in encoding(todo()):
+    for batch_keys, vecs, per_chunk in encoding(todo(), planning):
         fresh = list(zip(batch_keys, vecs, per_chunk))
         cache.put(fresh)
         found.update((key, (vec, svecs)) for key, vec, svecs in fresh)
@@ -216,8 +233,8 @@ def plan_and_embed(articles: list[Article], encoding: ChunkEncoding, cfg: Config
     """The plan and its vectors, the planning overlapped with the encoding of what is planned."""
     one = planner(encoding.encoder, cfg)
     plans: list[ArticlePlan] = []
-    with closing(planned(articles, one, encoding.planners)) as stream:
-        vectors = embed(_inputs(stream, plans), encoding, cache, reuse=reuse, progress=progress)
+    with closing(Planning(articles, one, encoding.planners)) as planning:
+        vectors = embed(_inputs(planning, plans), encoding, cache, reuse=reuse, progress=progress, planning=planning)
     build = BuildPlan.of(articles, plans, one.chunking)
     return build, assemble(build, vectors, encoding.encoder.dim)
 

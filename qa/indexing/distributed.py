@@ -27,10 +27,10 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from qa.config import Config, ModelConfig
-from qa.encoder import Encoder
+from qa.encoder import Encoder, use_threads
 from qa.errors import ConfigError
 from qa.indexing.build import Encoded
-from qa.indexing.plan import ChunkInput
+from qa.indexing.plan import ChunkInput, Planning
 
 ADDRESS = re.compile(r"(?:ray://)?(?P<host>\[[0-9A-Fa-f:]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})")
 CONNECT_TIMEOUT_S = 5.0
@@ -140,9 +140,7 @@ class EncoderActor:
     """One Ray actor: loads the model once, then encodes every batch Ray Data sends it."""
 
     def __init__(self, model: ModelConfig, threads: int):
-        import torch
-
-        torch.set_num_threads(threads)
+        use_threads(threads)
         self.encoder = Encoder(model)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -170,7 +168,8 @@ class RayEncoding:
         """The cluster's encoding waits for the plan: plan on this machine's cores but one."""
         return max(1, (os.cpu_count() or 2) - 1)
 
-    def __call__(self, todo: Iterable[tuple[str, ChunkInput]]) -> Iterator[Encoded]:
+    def __call__(self, todo: Iterable[tuple[str, ChunkInput]], planning: Planning | None = None) -> Iterator[Encoded]:
+        """`planning` is not waited on: the actors' cores are the cluster's, not the planners'."""
         import ray.data
 
         rows = [{"key": key, "text": item.text, "spans": json.dumps(item.spans)} for key, item in todo]

@@ -1,16 +1,16 @@
 """The build's plan: each article's sentences and chunks in the model's tokens, and what the model
 will see for each chunk (its header line and text, with its sentences' spans for late pooling).
 
-Planning is pure Python (pysbd) and costs a few percent of a build: past `PLAN_AHEAD` articles it
-runs in a second process that keeps planning while this one encodes the chunks already planned,
-so it overlaps the encoding instead of preceding it. That process imports only this module, pysbd and
-`tokenizers`: no torch, no model.
+Planning is pure Python (pysbd, about 2.7 ms of CPU a chunk: 5% of a CPU build): past `PLAN_AHEAD`
+articles it runs in a second process that keeps planning while this one encodes the chunks already
+planned, so it overlaps the encoding instead of preceding it. That process imports only this module,
+pysbd and `tokenizers`: no torch, no model. While it works, a CPU encoder leaves it a core (`busy`).
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -20,8 +20,7 @@ from qa.models import Article, Chunk, Segment
 # Starting the planning process (an interpreter, pysbd, the tokenizer) costs about a second:
 # more than planning a few dozen articles, so smaller corpora are planned in this process.
 PLAN_AHEAD = 50
-# The planning process yields to the encoder: it uses the cores the model's threads leave idle.
-PLANNER_NICENESS = 10
+JOB = 4  # articles a planning process plans per call
 
 
 class PlanTokenizer:
@@ -106,20 +105,43 @@ _planner: Planner | None = None  # the planning process's one Planner, set once 
 
 def _start(planner: Planner) -> None:
     global _planner
-    os.nice(PLANNER_NICENESS)
     _planner = planner
 
 
-def _plan_there(job: tuple[int, Article]) -> ArticlePlan:
-    return _planner(job)
+def _plan_there(jobs: list[tuple[int, Article]]) -> list[ArticlePlan]:
+    return [_planner(job) for job in jobs]
 
 
-def planned(articles: list[Article], planner: Planner, processes: int = 1) -> Iterator[ArticlePlan]:
+class Planning:
     """Every article's plan, in order, as soon as it is made: past PLAN_AHEAD articles by `processes`
-    other processes (one beside a CPU encoder, whose threads take the cores; more beside a GPU or a
-    cluster, which would otherwise wait for pysbd)."""
-    if len(articles) <= PLAN_AHEAD:
-        yield from map(planner, enumerate(articles))
-        return
-    with multiprocessing.get_context("spawn").Pool(processes, initializer=_start, initargs=(planner,)) as pool:
-        yield from pool.imap(_plan_there, enumerate(articles), chunksize=4)
+    other processes (one beside a CPU encoder; more beside a GPU or a cluster, which would otherwise
+    wait for pysbd), all of it handed to them at once so they plan ahead of the encoder."""
+
+    def __init__(self, articles: list[Article], planner: Planner, processes: int = 1):
+        self._articles, self._planner = articles, planner
+        self._pool: ProcessPoolExecutor | None = None
+        self._futures: list[Future] = []
+        self._done = 0  # the futures before this one have finished
+        if len(articles) > PLAN_AHEAD:
+            self._pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
+                                             initializer=_start, initargs=(planner,))
+            jobs = list(enumerate(articles))
+            self._futures = [self._pool.submit(_plan_there, jobs[i:i + JOB]) for i in range(0, len(jobs), JOB)]
+
+    def __iter__(self) -> Iterator[ArticlePlan]:
+        if self._pool is None:
+            yield from map(self._planner, enumerate(self._articles))
+        for future in self._futures:
+            yield from future.result()
+
+    @property
+    def busy(self) -> bool:
+        """Whether the planning processes still work (they take cores the encoder could use)."""
+        while self._done < len(self._futures) and self._futures[self._done].done():
+            self._done += 1
+        return self._done < len(self._futures)
+
+    def close(self) -> None:
+        """Stop the planning processes, dropping what they have not begun."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
