@@ -7,10 +7,13 @@ encoding at build time and none at ask time.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import dataclasses
 import os
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -64,6 +67,38 @@ def resolve_device(requested: str, backend: str) -> str:
         hint = " (a CPU build of torch: see README, \"Building on a GPU\")" if device == "cuda" else ""
         raise ConfigError(f"model.device is {device} but torch {torch.__version__} sees no such device{hint}")
     return device
+
+
+def _glibc() -> ctypes.CDLL | None:
+    """The C library when it is glibc's (it has `mallopt` and `malloc_trim`), else None."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
+
+
+@contextmanager
+def reused_memory() -> Iterator[None]:
+    """Freed memory kept in the process while encoding on the CPU, then given back.
+
+    glibc maps every block above 32 MB afresh and unmaps it when it is freed. Torch's attention
+    tensors are that large and are made again for every batch, so each chunk cost about 5,000
+    page faults and the kernel time to serve them (bench/notes.md). Kept in the heap, they are
+    reused. Vectors do not change; where malloc is not glibc's, nothing does.
+    """
+    libc = _glibc()
+    if libc is None:
+        yield
+        return
+    libc.mallopt(_M_MMAP_MAX, 0)
+    libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    try:
+        yield
+    finally:
+        libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
+        libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+        libc.malloc_trim(0)
 
 
 def _pool(tokens: np.ndarray, offsets: np.ndarray, spans: Sequence[tuple[int, int]], whole: np.ndarray) -> np.ndarray:

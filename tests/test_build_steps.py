@@ -3,12 +3,14 @@ cache) and assemble, content (what the backend writes). The real model; no index
 
 from __future__ import annotations
 
+import ctypes
 from contextlib import closing
 
 import numpy as np
 import pytest
 
 from qa.config import ChunkingConfig, Config
+from qa.encoder import _glibc, reused_memory
 from qa.indexing.build import LocalEncoding, assemble, content, embed, plan, plan_and_embed
 from qa.models import Article
 
@@ -160,3 +162,28 @@ def test_the_encoding_gives_back_the_cores_when_it_ends(built, encoder):
     assert torch.get_num_threads() == cores
 
 
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+def _mapped_while_holding(size: int = 25_000_000) -> int:
+    """Bytes glibc holds in blocks mapped for themselves while an array of `size` floats lives."""
+    mallinfo2 = _glibc().mallinfo2
+    mallinfo2.restype = _Mallinfo2
+    array = np.ones(size, dtype=np.float32)
+    held = mallinfo2().hblkhd
+    del array
+    return held
+
+
+@pytest.mark.skipif(_glibc() is None, reason="malloc is not glibc's")
+def test_encoding_takes_large_blocks_from_the_heap_and_gives_the_defaults_back():
+    """glibc maps a 100 MB block for itself (fresh pages each time, each one faulted in);
+    inside `reused_memory` it comes from the heap, where the next batch reuses it."""
+    assert _mapped_while_holding() >= 100_000_000
+    with reused_memory():
+        assert _mapped_while_holding() < 100_000_000
+    assert _mapped_while_holding() >= 100_000_000

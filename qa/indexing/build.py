@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import time
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Callable, Iterable, Iterator, Protocol
@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from qa.config import Config
-from qa.encoder import Encoder, ensure_query_export, use_threads
+from qa.encoder import Encoder, ensure_query_export, reused_memory, use_threads
 from qa.errors import IngestError
 from qa.indexing.ingest import Corpus, read_corpus
 from qa.indexing.plan import ArticlePlan, BuildPlan, ChunkInput, Planner, Planning, PlanTokenizer
@@ -114,10 +114,11 @@ class LocalEncoding:
         cores = torch.get_num_threads()
         threads = self.threads(planning, cores)
         try:
-            for batch in batches(todo, self.step):
-                vecs, per_chunk = self.encoder.encode_chunks([i.text for _, i in batch],
-                                                             [list(i.spans) for _, i in batch], threads)
-                yield [k for k, _ in batch], vecs, per_chunk
+            with reused_memory() if self.device == "cpu" else nullcontext():
+                for batch in batches(todo, self.step):
+                    vecs, per_chunk = self.encoder.encode_chunks([i.text for _, i in batch],
+                                                                 [list(i.spans) for _, i in batch], threads)
+                    yield [k for k, _ in batch], vecs, per_chunk
         finally:
             use_threads(cores)
 

@@ -21,13 +21,13 @@ import secrets
 import shutil
 import socket
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
 from qa.config import Config, ModelConfig
-from qa.encoder import Encoder, use_threads
+from qa.encoder import Encoder, reused_memory, use_threads
 from qa.errors import ConfigError
 from qa.indexing.build import Encoded
 from qa.indexing.plan import ChunkInput, Planning
@@ -144,7 +144,8 @@ class EncoderActor:
         self.encoder = Encoder(model)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        vecs, per_chunk = self.encoder.encode_chunks(list(batch["text"]), [json.loads(s) for s in batch["spans"]])
+        with reused_memory() if self.encoder.device == "cpu" else nullcontext():
+            vecs, per_chunk = self.encoder.encode_chunks(list(batch["text"]), [json.loads(s) for s in batch["spans"]])
         return {"key": batch["key"], "vec": vecs,
                 "sentence_vecs": np.array([p.tobytes() for p in per_chunk], dtype=object)}
 
