@@ -44,10 +44,10 @@ def _normalize(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-_OFFSETS = {"text": {"return_offsets_mapping": True}}
+_OFFSETS = {"text": {"return_offsets_mapping": True}}  # the one tokenizer pass also gives late pooling its offsets
 # glibc's mallopt parameters (malloc.h) and their defaults
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536  # the one tokenizer pass also gives late pooling its offsets
+_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
 
 
 def resolve_device(requested: str, backend: str) -> str:
