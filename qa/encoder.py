@@ -79,15 +79,15 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 @contextmanager
-def reused_memory() -> Iterator[None]:
-    """Freed memory kept in the process while encoding on the CPU, then given back.
+def reused_memory(device: str) -> Iterator[None]:
+    """Freed memory kept in the process while encoding on `device`, if it is the CPU, then given back.
 
     glibc maps every block above 32 MB afresh and unmaps it when it is freed. Torch's attention
     tensors are that large and are made again for every batch, so each chunk cost about 5,000
     page faults and the kernel time to serve them (bench/notes.md). Kept in the heap, they are
-    reused. Vectors do not change; where malloc is not glibc's, nothing does.
+    reused. Vectors do not change; on a GPU, or where malloc is not glibc's, nothing does.
     """
-    libc = _glibc()
+    libc = _glibc() if device == "cpu" else None
     if libc is None:
         yield
         return

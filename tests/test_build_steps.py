@@ -184,6 +184,8 @@ def test_encoding_takes_large_blocks_from_the_heap_and_gives_the_defaults_back()
     """glibc maps a 100 MB block for itself (fresh pages each time, each one faulted in);
     inside `reused_memory` it comes from the heap, where the next batch reuses it."""
     assert _mapped_while_holding() >= 100_000_000
-    with reused_memory():
+    with reused_memory("cpu"):
         assert _mapped_while_holding() < 100_000_000
     assert _mapped_while_holding() >= 100_000_000
+    with reused_memory("cuda"):  # a GPU's tensors are not in this heap: nothing changes
+        assert _mapped_while_holding() >= 100_000_000

@@ -12,7 +12,7 @@ import datetime as dt
 import hashlib
 import os
 import time
-from contextlib import ExitStack, closing, nullcontext
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Callable, Iterable, Iterator, Protocol
@@ -114,7 +114,7 @@ class LocalEncoding:
         cores = torch.get_num_threads()
         threads = self.threads(planning, cores)
         try:
-            with reused_memory() if self.device == "cpu" else nullcontext():
+            with reused_memory(self.device):
                 for batch in batches(todo, self.step):
                     vecs, per_chunk = self.encoder.encode_chunks([i.text for _, i in batch],
                                                                  [list(i.spans) for _, i in batch], threads)

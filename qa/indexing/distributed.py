@@ -21,7 +21,7 @@ import secrets
 import shutil
 import socket
 import tempfile
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 import numpy as np
@@ -144,7 +144,7 @@ class EncoderActor:
         self.encoder = Encoder(model)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        with reused_memory() if self.encoder.device == "cpu" else nullcontext():
+        with reused_memory(self.encoder.device):
             vecs, per_chunk = self.encoder.encode_chunks(list(batch["text"]), [json.loads(s) for s in batch["spans"]])
         return {"key": batch["key"], "vec": vecs,
                 "sentence_vecs": np.array([p.tobytes() for p in per_chunk], dtype=object)}
