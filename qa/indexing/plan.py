@@ -1,7 +1,7 @@
 """The build's plan: each article's sentences and chunks in the model's tokens, and what the model
 will see for each chunk (its header line and text, with its sentences' spans for late pooling).
 
-Planning is pure Python (pysbd, about 2.7 ms of CPU a chunk: 5% of a CPU build): past `PLAN_AHEAD`
+Planning is pure Python (pysbd, about 1.8 ms of CPU a chunk: 3% of a CPU build): past `PLAN_AHEAD`
 articles it runs in a second process that keeps planning while this one encodes the chunks already
 planned, so it overlaps the encoding instead of preceding it. That process imports only this module,
 pysbd and `tokenizers`: no torch, no model. While it works, a CPU encoder leaves it a core (`busy`).
