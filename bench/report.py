@@ -50,7 +50,10 @@ def _build(r: dict) -> list[str]:
             f"{b['raw_chunks_per_s']} | {b['ratio']} ({_mark(_build_met(b))}) | "
             f"{b.get('build_cpu_s', '–')} / {b.get('raw_cpu_s', '–')} ({b.get('cpu_ratio', '–')}) |"] + (
             ["", f"The round with the median ratio of {len(rounds)} alternating build / bare encode rounds; "
-                 f"every round's ratio (CPU ratio): {each}."] if len(rounds) > 1 else [])
+                 f"every round's ratio (CPU ratio): {each}."] if len(rounds) > 1 else []) + (
+            ["", "Bare encode ran with the allocator setting the build's encoding runs under "
+                 "(`qa.encoder.reused_memory`), which it gains from as much as the build does."]
+            if b.get("raw_reused_memory") else [])
 
 
 def _serving_row(name: str, m: dict) -> str:

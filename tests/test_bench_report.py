@@ -23,7 +23,12 @@ def test_every_rounds_ratio_is_shown_and_the_median_round_judged():
     assert "0.93 (0.943); 0.787 (0.829); 0.936 (0.943)" in text
     assert "| 0.93 (**not met**) |" in text  # 0.93 < 0.95
     single = "\n".join(report._build({"build": ROUND}))
-    assert "rounds" not in single
+    assert "rounds" not in single and "allocator" not in single
+
+
+def test_a_floor_with_the_builds_allocator_setting_says_so():
+    text = "\n".join(report._build({"build": {**ROUND, "raw_reused_memory": True}}))
+    assert "Bare encode ran with the allocator setting the build's encoding runs under" in text
 
 
 def test_sizes_measured_by_one_run_share_one_line():
