@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ctypes
 from contextlib import closing
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -88,6 +89,62 @@ def test_planning_ahead_in_a_second_process_gives_the_same_plan_and_vectors(buil
     ahead, embedded = plan_and_embed(ARTICLES, LocalEncoding(encoder), cfg, DictCache(), reuse=False, progress=False)
     assert ahead == built
     np.testing.assert_array_equal(embedded.chunks, vectors(built, encoder, DictCache()).chunks)
+
+
+def test_planning_begun_from_the_model_files_is_kept_once_the_model_loads(built, encoder, monkeypatch):
+    """The build starts planning from the model folder's files before loading the model; their
+    planner is the loaded model's own, so that planning is used, not made again."""
+    from qa.indexing.build import early_planning, planner
+
+    monkeypatch.setattr("qa.indexing.plan.PLAN_AHEAD", 1)
+    cfg = Config(chunking=ChunkingConfig(max_tokens=64))
+    with closing(early_planning(ARTICLES, cfg, ray=False)) as early:
+        assert early.planner == planner(encoder, cfg)
+        monkeypatch.setattr("qa.indexing.build.Planning", None)  # a second planning would fail
+        ahead, _ = plan_and_embed(ARTICLES, LocalEncoding(encoder), cfg, DictCache(), reuse=False, progress=False,
+                                  early=early)
+    assert ahead == built
+
+
+class Stale:
+    """Planning begun with another planner than the loaded model's; records being stopped."""
+
+    def __init__(self, planner):
+        self.planner, self.closed = planner, False
+
+    def close(self):
+        self.closed = True
+
+
+def test_planning_begun_with_another_planner_is_stopped_and_made_again(built, encoder):
+    from qa.indexing.build import planner
+
+    cfg = Config(chunking=ChunkingConfig(max_tokens=64))
+    stale = Stale(planner(encoder, Config(chunking=ChunkingConfig(max_tokens=32))))
+    ahead, _ = plan_and_embed(ARTICLES, LocalEncoding(encoder), cfg, DictCache(), reuse=False, progress=False,
+                              early=stale)
+    assert stale.closed and ahead == built
+
+
+def test_the_model_folder_gives_the_loaded_models_limits_or_nothing(encoder, tmp_path):
+    """Whatever the files do not say leaves the planning to wait for the model."""
+    from qa.indexing.plan import ModelFolder
+
+    folder = ModelFolder.read(encoder.path)
+    assert (folder.max_seq_length, folder.special_tokens) == (encoder.max_seq_length, encoder.special_tokens)
+    assert ModelFolder.read(str(tmp_path / "absent")) is None
+
+    def copy(broken: str = "", text: str = "") -> ModelFolder | None:
+        for name in ("modules.json", "sentence_bert_config.json", "tokenizer.json"):
+            (tmp_path / name).write_bytes((Path(encoder.path) / name).read_bytes())
+        if broken:
+            (tmp_path / broken).write_text(text)
+        return ModelFolder.read(str(tmp_path))
+
+    assert copy() == folder
+    assert copy("tokenizer.json", '{"version": "1.0"}') is None  # JSON, but no tokenizer
+    assert copy("sentence_bert_config.json", "{}") is None  # no token limit
+    assert copy("modules.json", "[]") is None
 
 
 def test_the_planning_tokenizer_counts_as_the_models(encoder):

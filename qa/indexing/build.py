@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import time
 from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
@@ -21,10 +20,11 @@ import numpy as np
 from tqdm import tqdm
 
 from qa.config import Config
-from qa.encoder import Encoder, ensure_query_export, reused_memory, use_threads
+from qa.encoder import Encoder, ensure_query_export, resolve_device, resolve_model, reused_memory, use_threads
 from qa.errors import IngestError
 from qa.indexing.ingest import Corpus, read_corpus
-from qa.indexing.plan import ArticlePlan, BuildPlan, ChunkInput, Planner, Planning, PlanTokenizer
+from qa.indexing.plan import (ArticlePlan, BuildPlan, ChunkInput, ModelFolder, Planner, Planning, PlanTokenizer,
+                              planning_processes)
 from qa.models import Article, Skipped
 from qa.storage import open_backend
 from qa.storage.base import ArticleRecord, EmbeddingCache, VersionContent
@@ -92,8 +92,7 @@ class LocalEncoding:
 
     @property
     def planners(self) -> int:
-        """One beside the CPU encoder (its threads take the cores); the cores but one beside a GPU."""
-        return 1 if self.device == "cpu" else max(1, (os.cpu_count() or 2) - 1)
+        return planning_processes(beside_cpu=self.device == "cpu")
 
     @property
     def step(self) -> int:
@@ -123,15 +122,26 @@ class LocalEncoding:
             use_threads(cores)
 
 
-def chunk_settings(cfg: Config, encoder: Encoder) -> dict:
+def chunk_settings(cfg: Config, model: Encoder | ModelFolder) -> dict:
     """The chunking a build with `cfg` records in its manifest (the budget capped by the
     model), so a caller can tell whether an existing index was built that way."""
-    return {"max_tokens": min(cfg.chunking.max_tokens, encoder.max_seq_length - encoder.special_tokens),
+    return {"max_tokens": min(cfg.chunking.max_tokens, model.max_seq_length - model.special_tokens),
             "overlap_sentences": cfg.chunking.overlap_sentences, "header": cfg.chunking.header}
 
 
 def planner(encoder: Encoder, cfg: Config) -> Planner:
     return Planner(PlanTokenizer(encoder.tokenizer.backend_tokenizer.to_str()), chunk_settings(cfg, encoder))
+
+
+def early_planning(articles: list[Article], cfg: Config, *, ray: bool) -> Planning | None:
+    """Planning begun before the model loads, from the tokenizer and limits in the model's files: the
+    model's imports and weights take seconds of one core while the others wait. None where the
+    files do not say (`plan_and_embed` then plans once the model is loaded)."""
+    folder = ModelFolder.read(resolve_model(cfg.model))
+    if folder is None:
+        return None
+    beside_cpu = not ray and resolve_device(cfg.model.device, cfg.model.backend) == "cpu"
+    return Planning(articles, Planner(folder.tokenizer, chunk_settings(cfg, folder)), planning_processes(beside_cpu))
 
 
 def plan(articles: list[Article], encoder: Encoder, cfg: Config) -> BuildPlan:
@@ -230,11 +240,15 @@ def _inputs(plans: Iterable[ArticlePlan], kept: list[ArticlePlan]) -> Iterator[C
 
 
 def plan_and_embed(articles: list[Article], encoding: ChunkEncoding, cfg: Config, cache: EmbeddingCache, *,
-                   reuse: bool, progress: bool) -> tuple[BuildPlan, Embedded]:
-    """The plan and its vectors, the planning overlapped with the encoding of what is planned."""
+                   reuse: bool, progress: bool, early: Planning | None = None) -> tuple[BuildPlan, Embedded]:
+    """The plan and its vectors, the planning overlapped with the encoding of what is planned. The
+    `early` planning is kept only if its planner is the loaded model's own, else planned again."""
     one = planner(encoding.encoder, cfg)
+    if early is not None and early.planner != one:
+        early.close()
+        early = None
     plans: list[ArticlePlan] = []
-    with closing(Planning(articles, one, encoding.planners)) as planning:
+    with closing(early or Planning(articles, one, encoding.planners)) as planning:
         vectors = embed(_inputs(planning, plans), encoding, cache, reuse=reuse, progress=progress, planning=planning)
     build = BuildPlan.of(articles, plans, one.chunking)
     return build, assemble(build, vectors, encoding.encoder.dim)
@@ -251,6 +265,9 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
     started = time.perf_counter()
     corpus = read_articles(cfg, strict)
     with ExitStack() as stack:
+        early = None if encoder else early_planning(corpus.articles, cfg, ray=ray)
+        if early is not None:
+            stack.callback(early.close)
         if ray:
             from qa.indexing.distributed import ray_encoding
 
@@ -259,7 +276,8 @@ def build_index(cfg: Config, *, encoder: Encoder | None = None, strict: bool = F
             encoding = LocalEncoding(encoder or Encoder(cfg.model, progress=progress))
         backend = open_backend(cfg)
         cache = stack.enter_context(backend.building(encoding.encoder.dim))
-        build, embedded = plan_and_embed(corpus.articles, encoding, cfg, cache, reuse=reuse, progress=progress)
+        build, embedded = plan_and_embed(corpus.articles, encoding, cfg, cache, reuse=reuse, progress=progress,
+                                         early=early)
         version = backend.write(content(build, embedded, encoding.encoder, len(corpus.skipped)))
         ensure_query_export(encoding.encoder, cfg.model)
     return BuildReport(version, len(build.articles), len(build.inputs), time.perf_counter() - started,

@@ -30,7 +30,7 @@ from qa.config import Config, ModelConfig
 from qa.encoder import Encoder, reused_memory, use_threads
 from qa.errors import ConfigError
 from qa.indexing.build import Encoded
-from qa.indexing.plan import ChunkInput, Planning
+from qa.indexing.plan import ChunkInput, Planning, planning_processes
 
 ADDRESS = re.compile(r"(?:ray://)?(?P<host>\[[0-9A-Fa-f:]+\]|[A-Za-z0-9.-]+):(?P<port>\d{1,5})")
 CONNECT_TIMEOUT_S = 5.0
@@ -167,7 +167,7 @@ class RayEncoding:
     @property
     def planners(self) -> int:
         """The cluster's encoding waits for the plan: plan on this machine's cores but one."""
-        return max(1, (os.cpu_count() or 2) - 1)
+        return planning_processes(beside_cpu=False)
 
     def __call__(self, todo: Iterable[tuple[str, ChunkInput]], planning: Planning | None = None) -> Iterator[Encoded]:
         """`planning` is not waited on: the actors' cores are the cluster's, not the planners'."""

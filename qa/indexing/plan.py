@@ -4,14 +4,19 @@ will see for each chunk (its header line and text, with its sentences' spans for
 Planning is pure Python (pysbd, about 1.8 ms of CPU a chunk: 3% of a CPU build): past `PLAN_AHEAD`
 articles it runs in a second process that keeps planning while this one encodes the chunks already
 planned, so it overlaps the encoding instead of preceding it. That process imports only this module,
-pysbd and `tokenizers`: no torch, no model. While it works, a CPU encoder leaves it a core (`busy`).
+pysbd and `tokenizers`: no torch, no model, so it can start before the model loads, from the
+tokenizer and limits in the model's files (`ModelFolder`). While it works, a CPU encoder leaves it a
+core (`busy`).
 """
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator, Sequence
 
 from qa.indexing.chunk import chunk_article, header_line
@@ -40,11 +45,47 @@ class PlanTokenizer:
     def __reduce__(self) -> tuple:
         return PlanTokenizer, (self.spec,)
 
+    def __eq__(self, other: object) -> bool:
+        """Same tokenizer: the same JSON once truncation and padding are off."""
+        return isinstance(other, PlanTokenizer) and self.tokenizer.to_str() == other.tokenizer.to_str()
+
     def count(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         return [tuple(o) for o in self.tokenizer.encode(text, add_special_tokens=False).offsets]
+
+
+@dataclass(frozen=True)
+class ModelFolder:
+    """What planning needs of a sentence-transformers folder, read from its files so planning can
+    start while the model loads: its tokenizer, its token limit, the tokens it adds to each input."""
+
+    tokenizer: PlanTokenizer
+    max_seq_length: int
+    special_tokens: int
+
+    @classmethod
+    def read(cls, path: str) -> ModelFolder | None:
+        """None where the files do not say (no local folder, no tokenizer.json or token limit)."""
+        folder = Path(path)
+        try:
+            module = folder / json.loads((folder / "modules.json").read_text(encoding="utf-8"))[0]["path"]
+            limit = int(json.loads((module / "sentence_bert_config.json").read_text(encoding="utf-8"))["max_seq_length"])
+            spec = (module / "tokenizer.json").read_text(encoding="utf-8")
+        except (OSError, ValueError, KeyError, IndexError, TypeError):
+            return None
+        try:
+            tokenizer = PlanTokenizer(spec)
+        except Exception:  # tokenizers raises a bare Exception; the model's load says what is wrong
+            return None
+        return cls(tokenizer, limit, len(tokenizer.tokenizer.encode("").ids))
+
+
+def planning_processes(beside_cpu: bool) -> int:
+    """Planning processes: one beside a CPU encoder, whose threads take the other cores; the cores
+    but one beside a GPU or a cluster, which would otherwise wait for pysbd."""
+    return 1 if beside_cpu else max(1, (os.cpu_count() or 2) - 1)
 
 
 @dataclass(frozen=True)
@@ -118,7 +159,7 @@ class Planning:
     wait for pysbd), all of it handed to them at once so they plan ahead of the encoder."""
 
     def __init__(self, articles: list[Article], planner: Planner, processes: int = 1):
-        self._articles, self._planner = articles, planner
+        self._articles, self.planner = articles, planner
         self._pool: ProcessPoolExecutor | None = None
         self._futures: list[Future] = []
         self._done = 0  # the futures before this one have finished
@@ -130,7 +171,7 @@ class Planning:
 
     def __iter__(self) -> Iterator[ArticlePlan]:
         if self._pool is None:
-            yield from map(self._planner, enumerate(self._articles))
+            yield from map(self.planner, enumerate(self._articles))
         for future in self._futures:
             yield from future.result()
 
