@@ -15,7 +15,7 @@ from qa.asking import learned
 from qa.asking.answer import Answerer
 from qa.asking.retrieve import window
 from qa.cli import cli
-from qa.config import Config, ConfigError, SearchConfig, load_config
+from qa.config import ConfigError, SearchConfig, load_config
 from qa.evaluation import multihop, train
 from qa.models import Filters
 from test_stages import ARTICLES
