@@ -36,7 +36,7 @@ class _English(English):
     """pysbd's English, its abbreviation scan skipping the abbreviations a line cannot change.
 
     pysbd tries every one of its 188 abbreviations on each line that holds it anywhere, even
-    inside a word ("st" in "first"), with regexes made per abbreviation: half the splitting's
+    inside a word ("st" in "first"), with regexes made per abbreviation: 57% of the splitting's
     CPU. Each replacement turns the full stop after an abbreviation into a marker, so a line
     without a full stop is returned as it is, and an abbreviation of letters only matters if
     the line has it right before one. Matching ignores case, so this holds only where a letter
