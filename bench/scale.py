@@ -65,8 +65,8 @@ def write_version(source_index: Path, target_index: Path, vectors: np.ndarray, c
     shutil.copyfile(src / META_FILE, version / META_FILE)
     with sqlite3.connect(version / META_FILE) as conn:
         for first in range(n_real, len(vectors), n_real):
-            conn.execute('INSERT INTO chunks SELECT chunk_id + ?, doc_id, start, "end", seg_first, seg_last, text '
-                         "FROM chunks WHERE chunk_id < ?", (first, min(n_real, len(vectors) - first)))
+            conn.execute('INSERT INTO chunks SELECT chunk_id + ?, doc_id, start, "end", seg_first, seg_last, text, '
+                         "terms FROM chunks WHERE chunk_id < ?", (first, min(n_real, len(vectors) - first)))
         real_terms = [terms(r[0]) for r in conn.execute("SELECT text FROM chunks WHERE chunk_id < ? ORDER BY chunk_id",
                                                          (n_real,))]
     source = np.arange(len(vectors)) % n_real

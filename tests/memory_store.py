@@ -120,6 +120,9 @@ class MemoryStore:
         return {c: ChunkMeta(r.doc_id, self._articles[r.doc_id].source, self._articles[r.doc_id].date)
                 for c, r in rows.items()}
 
+    def terms(self, ids: Iterable[int]) -> dict[int, frozenset[str]]:
+        return {c: frozenset(self.chunk_terms[c]) for c in self.chunks(ids)}
+
     def article(self, doc_id: str) -> Article | None:
         return self._articles.get(doc_id)
 

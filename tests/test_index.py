@@ -18,13 +18,14 @@ from qa.storage.local import LocalBackend
 import qa.storage.local.manifest as manifest_module
 from qa.storage.local.manifest import MANIFEST, read_manifest
 from qa.storage.local.versions import current_version
+from qa.text import terms
 from conftest import make_config, open_store
 
 
 def test_manifest_describes_the_build(seed_config):
     version = current_version(seed_config.index_dir)
     manifest = json.loads((version / MANIFEST).read_text())
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == 3
     assert manifest["model"] == seed_config.model.name and manifest["dimension"] == 384
     assert manifest["counts"]["articles"] == 5 and manifest["counts"]["chunks"] > 5
     # The budget is capped by the model: 256 word pieces less [CLS] and [SEP].
@@ -82,6 +83,15 @@ def test_checksums_are_not_recomputed_for_files_unchanged_since(tmp_path, encode
     with pytest.raises(IndexUnavailable, match=r"damaged \(checksum mismatch\): .*meta.sqlite"):
         read_manifest(version)
     assert hashed == ["meta.sqlite"]  # only the rewritten file was hashed again
+
+
+def test_each_chunks_stored_terms_are_those_of_its_text(seed_config):
+    store = open_store(seed_config)
+    ids = list(range(store.info.chunks))
+    rows, stored = store.chunks(ids), store.terms(ids)
+    assert set(stored) == set(rows) == set(ids)
+    assert all(stored[c] == frozenset(terms(rows[c].text)) and stored[c] for c in ids)
+    assert store.terms([store.info.chunks]) == {} and store.terms([]) == {}
 
 
 def test_memory_mapped_index_gives_the_same_scores(seed_config):
@@ -202,8 +212,8 @@ def test_an_index_of_the_previous_format_says_to_rebuild(seed_config):
     version = current_version(seed_config.index_dir)
     manifest = json.loads((version / MANIFEST).read_text())
     try:
-        (version / MANIFEST).write_text(json.dumps(dict(manifest, format_version=1)))
-        with pytest.raises(IndexUnavailable, match=r"format version 1, this program reads 2; run `qa index build`"):
+        (version / MANIFEST).write_text(json.dumps(dict(manifest, format_version=2)))  # before stored terms
+        with pytest.raises(IndexUnavailable, match=r"format version 2, this program reads 3; run `qa index build`"):
             open_store(seed_config)
     finally:
         (version / MANIFEST).write_text(json.dumps(manifest))

@@ -65,6 +65,7 @@ def test_the_same_chunks_articles_and_summary_as_local(stores):
     assert milvus.info.chunks == local.info.chunks and milvus.info.segments == local.info.segments
     assert milvus.chunks(ids) == local.chunks(ids)
     assert milvus.chunk_meta(ids) == local.chunk_meta(ids)
+    assert milvus.terms(ids) == local.terms(ids)
     docs = {row.doc_id for row in local.chunks(ids).values()}
     assert milvus.articles(docs) == local.articles(docs)
     for doc in docs:

@@ -18,6 +18,7 @@ from qa.cli import cli
 from qa.config import ConfigError, SearchConfig, load_config
 from qa.evaluation import multihop, train
 from qa.models import Filters
+from qa.text import terms
 from test_stages import ARTICLES
 
 from conftest import open_store
@@ -61,6 +62,19 @@ def test_a_count_question_marks_the_chunks_holding_a_count():
     counts = ("300 pupils", "5000 books")  # the corpus's only counts
     assert all(cue[c] == float(any(n in a.store.rows[c].text for n in counts)) for c in w.ids)
     assert 1.0 in cue.values() and 0.0 in cue.values()
+
+
+def test_the_window_reads_its_terms_from_the_store_one_block_at_a_time(monkeypatch):
+    a = answerer()
+    asked: list[list[int]] = []
+    stored = a.store.terms
+    monkeypatch.setattr(a.store, "terms", lambda ids: asked.append(list(ids)) or stored(ids))
+    query = analysed(a, "Which bridge piers had cracks after the harbour reopened?")
+    ranking = a.retriever.rank(query, 5)
+    w = window(ranking, 3)
+    assert w.terms == [frozenset(terms(a.store.rows[c].text)) for c in w.ids] and len(w.ids) == 3
+    assert asked == [ranking.rows.ids[:ranking.rows.block]]  # the window's block, asked for once
+    assert window(ranking, 3).terms == w.terms and len(asked) == 1
 
 
 class Reverse:

@@ -20,7 +20,6 @@ from qa.asking.fuse import jaccard, minmax, mix, ranks, recency_factor, rrf, wei
 from qa.asking.learned import LearnedRanker, Window, features, load_ranker
 from qa.config import SearchConfig
 from qa.storage.base import ChunkMeta, ChunkRow, LexicalScores, Store
-from qa.text import terms
 
 
 @dataclass(frozen=True)
@@ -235,23 +234,25 @@ def rerank(ranker: LearnedRanker, query: Query, ranking: Ranking, depth: int) ->
 
 
 class _Rows:
-    """Chunk rows read from the store in blocks along a ranking, as they are first needed, and
-    their terms, split once per text (a republished or copied chunk repeats its text)."""
+    """Chunk rows and their terms read from the store in blocks along a ranking, as they are
+    first needed."""
 
     def __init__(self, store: Store, ids: list[int], block: int):
         self.store, self.ids, self.block = store, ids, block
         self.rank = {c: r for r, c in enumerate(ids)}
         self.rows: dict[int, ChunkRow] = {}
-        self._terms: dict[str, frozenset[str]] = {}
+        self._terms: dict[int, frozenset[str]] = {}
+
+    def _block(self, cid: int) -> list[int]:
+        rank = self.rank[cid]
+        return self.ids[rank:rank + self.block]
 
     def row(self, cid: int) -> ChunkRow:
         if cid not in self.rows:
-            rank = self.rank[cid]
-            self.rows.update(self.store.chunks(self.ids[rank:rank + self.block]))
+            self.rows.update(self.store.chunks(self._block(cid)))
         return self.rows[cid]
 
     def terms(self, cid: int) -> frozenset[str]:
-        text = self.row(cid).text
-        if text not in self._terms:
-            self._terms[text] = frozenset(terms(text))
-        return self._terms[text]
+        if cid not in self._terms:
+            self._terms.update(self.store.terms(self._block(cid)))
+        return self._terms[cid]

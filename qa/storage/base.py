@@ -116,6 +116,10 @@ class Store(Protocol):
     def chunk_meta(self, ids: Iterable[int]) -> dict[int, ChunkMeta]:
         """Each chunk's article id, outlet and date."""
 
+    def terms(self, ids: Iterable[int]) -> dict[int, frozenset[str]]:
+        """Each chunk's distinct terms, as `qa.text.terms` splits its text: what coverage and
+        near-duplicates compare, read rather than split again for every question."""
+
     def article(self, doc_id: str) -> Article | None:
         """One article with its whole text (what citations slice)."""
 

@@ -18,7 +18,9 @@ from typing import Any
 
 from qa.errors import IndexUnavailable
 
-FORMAT_VERSION = 2  # 2: BM25 and ranking arrays memory-mapped (bm25/, arrays/), no sentence rows in SQLite
+# 2: BM25 and ranking arrays memory-mapped (bm25/, arrays/), no sentence rows in SQLite;
+# 3: each chunk's terms stored beside its text
+FORMAT_VERSION = 3
 MANIFEST = "manifest.json"
 VERIFIED = ".verified"
 RACY_NS = 100_000_000  # a stat this close to its file's mtime is not trusted

@@ -12,6 +12,7 @@ from typing import Iterable, Sequence
 
 from qa.models import Article, Chunk
 from qa.storage.base import ChunkRow
+from qa.text import terms
 
 META_FILE = "meta.sqlite"
 
@@ -22,9 +23,15 @@ CREATE TABLE articles (
 );
 CREATE TABLE chunks (
     chunk_id INTEGER PRIMARY KEY, doc_id TEXT NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL,
-    seg_first INTEGER NOT NULL, seg_last INTEGER NOT NULL, text TEXT NOT NULL
+    seg_first INTEGER NOT NULL, seg_last INTEGER NOT NULL, text TEXT NOT NULL,
+    terms TEXT NOT NULL  -- the text's distinct terms (`qa.text.terms`), sorted, space-joined
 );
 """
+
+
+def joined_terms(text: str) -> str:
+    """A text's distinct terms as the `terms` column holds them (a term holds no space)."""
+    return " ".join(sorted(set(terms(text))))
 
 
 class MetaWriter:
@@ -43,8 +50,8 @@ class MetaWriter:
 
     def add_chunks(self, first_id: int, chunks: Sequence[Chunk]) -> None:
         self.conn.executemany(
-            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
-            [(first_id + i, c.doc_id, c.start, c.end, c.seg_first, c.seg_last, c.text)
+            "INSERT INTO chunks VALUES (?,?,?,?,?,?,?,?)",
+            [(first_id + i, c.doc_id, c.start, c.end, c.seg_first, c.seg_last, c.text, joined_terms(c.text))
              for i, c in enumerate(chunks)],
         )
 
@@ -77,6 +84,14 @@ class MetaStore:
             f'SELECT chunk_id, doc_id, start, "end", seg_first, seg_last, text FROM chunks '
             f"WHERE chunk_id IN ({','.join('?' * len(ids))})", ids).fetchall()
         return {r["chunk_id"]: ChunkRow(*r) for r in rows}
+
+    def terms(self, ids: Iterable[int]) -> dict[int, frozenset[str]]:
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        rows = self._conn().execute(
+            f"SELECT chunk_id, terms FROM chunks WHERE chunk_id IN ({','.join('?' * len(ids))})", ids).fetchall()
+        return {r[0]: frozenset(r[1].split()) for r in rows}
 
     def article(self, doc_id: str) -> Article | None:
         row = self._conn().execute(

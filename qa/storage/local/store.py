@@ -90,6 +90,9 @@ class LocalStore:
     def chunk_meta(self, ids: Iterable[int]) -> dict[int, ChunkMeta]:
         return self.arrays.chunk_meta(ids)
 
+    def terms(self, ids: Iterable[int]) -> dict[int, frozenset[str]]:
+        return self.meta.terms(ids)
+
     def article(self, doc_id: str) -> Article | None:
         return self.meta.article(doc_id)
 

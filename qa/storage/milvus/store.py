@@ -23,6 +23,7 @@ from qa.storage.base import ChunkMeta, ChunkRow, CorpusSummary, IndexInfo
 from qa.storage.milvus.catalog import Catalog
 from qa.storage.milvus.client import Milvus, int_list, key
 from qa.storage.milvus.schema import BM25_PARAMS
+from qa.text import terms as text_terms
 
 SEARCH_LIMIT = 16384  # Milvus's largest topk
 # Milvus's BM25 keeps the (k1 + 1) factor of each term's score that Lucene, and so bm25s, drop:
@@ -141,6 +142,10 @@ class MilvusStore:
             return {}
         rows = self._query("chunks", f"id in {int_list(ids)}", ["id", "doc_id", "source", "date"])
         return {int(r["id"]): ChunkMeta(r["doc_id"], r["source"] or None, r["date"] or None) for r in rows}
+
+    def terms(self, ids: Iterable[int]) -> dict[int, frozenset[str]]:
+        # The `terms` field holds the embedded text's (header included), not the chunk text's.
+        return {cid: frozenset(text_terms(row.text)) for cid, row in self.chunks(ids).items()}
 
     def article(self, doc_id: str) -> Article | None:
         rows = [r for r in self._query("articles", f"doc_key == {key(doc_id)}", [*ARTICLE_FIELDS, "part", "text"])
