@@ -235,13 +235,14 @@ def rerank(ranker: LearnedRanker, query: Query, ranking: Ranking, depth: int) ->
 
 class _Rows:
     """Chunk rows and their terms read from the store in blocks along a ranking, as they are
-    first needed."""
+    first needed. Terms are kept by text: a republished or copied chunk repeats its text, and
+    its terms are not read again."""
 
     def __init__(self, store: Store, ids: list[int], block: int):
         self.store, self.ids, self.block = store, ids, block
         self.rank = {c: r for r, c in enumerate(ids)}
         self.rows: dict[int, ChunkRow] = {}
-        self._terms: dict[int, frozenset[str]] = {}
+        self._terms: dict[str, frozenset[str]] = {}
 
     def _block(self, cid: int) -> list[int]:
         rank = self.rank[cid]
@@ -253,6 +254,9 @@ class _Rows:
         return self.rows[cid]
 
     def terms(self, cid: int) -> frozenset[str]:
-        if cid not in self._terms:
-            self._terms.update(self.store.terms(self._block(cid)))
-        return self._terms[cid]
+        text = self.row(cid).text
+        if text not in self._terms:  # the block's rows whose texts are new, one of each
+            new = {self.rows[c].text: c for c in self._block(cid) if c in self.rows} | {text: cid}
+            wanted = [c for t, c in new.items() if t not in self._terms]
+            self._terms.update((self.rows[c].text, found) for c, found in self.store.terms(wanted).items())
+        return self._terms[text]
