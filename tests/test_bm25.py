@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from qa.models import Filters
+from qa.storage.local import bm25
 from qa.storage.local.bm25 import Lexical, best_n, save_bm25, scored_together
 from qa.storage.local.diskrows import DiskRows
 from qa.storage.local.strings import Strings, write_strings
@@ -121,6 +122,23 @@ def test_a_question_and_aligned_clauses_read_each_term_once_when_first_needed(co
     assert len(reads) == len(question)
 
 
+def test_a_list_that_begins_another_adds_nothing_of_its_own(corpus, monkeypatch):
+    lexical, reference, _, _ = corpus
+    added: list[int] = []
+    add = bm25.add_postings
+    monkeypatch.setattr(bm25, "add_postings", lambda total, docs, impacts: added.append(len(docs)) or add(
+        total, docs, impacts))
+    question = ["t3", "t17", "t5", "t40", "t8", "t120"]
+    lists = [question[:2], question, question[:3], question[3:], question[:3], question[3:5], question[1:4]]
+    assert bm25.prefix_sources([lexical.term_ids(q) for q in lists]) == {0: 1, 2: 1, 4: 1, 5: 3}
+    together = scored_together(lexical, lists, lambda where: np.arange(CHUNKS))
+    for query, scored in zip(lists, together):
+        assert np.array_equal(scored.scores, _every_chunk(reference, query)), query
+    # Only the lists that begin no other are added: the whole, its second half, and a middle part.
+    assert len(added) == len(question) + len(question[3:]) + len(question[1:4])
+    assert bm25.prefix_sources([[1, 2], [1, 2], [], [1]]) == {1: 0, 3: 0}
+
+
 def test_a_term_out_of_step_is_read_again_not_added_out_of_order(corpus, monkeypatch):
     """Only one term's postings are held: a clause in another order, or a repeated term, reads
     a term again."""
@@ -140,8 +158,13 @@ def test_top_from_a_floor_equals_ranking_every_chunk(corpus):
         scored = _alone(lexical, query, lambda where: allowed)
         want = _every_chunk(reference, query)
         for n in (1, 7, 33, 100, CHUNKS):
-            assert scored.top(n) == best_n(np.arange(CHUNKS), want, n)
             assert scored.top(n, Filters(sources=("x",))) == best_n(allowed, want[allowed], n)
+            filtered_best = scored.best()  # a filtered top says nothing of the best of all
+            assert scored.top(n) == best_n(np.arange(CHUNKS), want, n)
+            assert scored.best() == filtered_best == float(want.max())
+        fresh = _alone(lexical, query, lambda where: allowed)
+        fresh.top(1, Filters(sources=("x",)))
+        assert fresh.best() == float(want.max())  # a filtered top first, then the best of all
 
 
 def test_best_n_keeps_positive_scores_and_breaks_ties_by_lower_id():

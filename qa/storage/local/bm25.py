@@ -63,6 +63,24 @@ def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return sorted_ids[pos] == ids
 
 
+def add_postings(total: np.ndarray, docs: np.ndarray, impacts: np.ndarray) -> None:
+    """One term's postings added into a list's running scores (float32, as bm25s adds them)."""
+    np.add.at(total, docs, impacts)
+
+
+def prefix_sources(tid_lists: Sequence[list[int]]) -> dict[int, int]:
+    """For each non-empty list that begins another (a longer one, or an equal one before it),
+    the longest such list: its running sums pass through the first's scores exactly."""
+    sources = {}
+    for i, head in enumerate(tid_lists):
+        for j, whole in enumerate(tid_lists):
+            longer = len(whole) > len(head) or (len(whole) == len(head) and j < i)
+            if (head and j != i and longer and whole[:len(head)] == head
+                    and (i not in sources or len(whole) > len(tid_lists[sources[i]]))):
+                sources[i] = j
+    return sources
+
+
 def best_n(ids: np.ndarray, scores: np.ndarray, n: int) -> dict[int, float]:
     """The `n` best chunks with a positive score, ties to the lower id."""
     if n <= 0:
@@ -110,17 +128,23 @@ class Lexical:
         postings in its own order, as bm25s does (every score is then bm25s's to the bit): the
         next term of the first unfinished list is read and added into every list whose next
         term it is; a term out of step with that order is read again, never added early. One
-        term's postings are held at a time."""
-        totals = [np.zeros(self.num_docs, dtype=np.float32) for _ in tid_lists]
+        term's postings are held at a time. A list that begins another (a question's first
+        clause, often) adds nothing: its scores are the other's sums when they reach its end."""
+        sources = prefix_sources(tid_lists)
+        totals = [np.zeros(self.num_docs, dtype=np.float32) if i not in sources else None
+                  for i in range(len(tid_lists))]
         done = [0] * len(tid_lists)
-        pending = [i for i, tids in enumerate(tid_lists) if tids]
+        pending = [i for i, tids in enumerate(tid_lists) if tids and i not in sources]
         while pending:
             tid = tid_lists[pending[0]][done[pending[0]]]
             docs, impacts = self.postings(tid)
             for i in pending:
                 if tid_lists[i][done[i]] == tid:
-                    np.add.at(totals[i], docs, impacts)
+                    add_postings(totals[i], docs, impacts)
                     done[i] += 1
+            for i, j in sources.items():
+                if totals[i] is None and done[j] == len(tid_lists[i]):
+                    totals[i] = totals[j].copy()
             pending = [i for i in pending if done[i] < len(tid_lists[i])]
         return totals
 
@@ -170,6 +194,7 @@ class ScoredChunks:
         self._lexical = lists.lexical
         self._tids = lists.tids[i]
         self._ids_where = ids_where  # Filters -> allowed chunk ids, ascending
+        self._best: float | None = None
 
     @property
     def scores(self) -> np.ndarray:
@@ -186,13 +211,18 @@ class ScoredChunks:
             ids = np.flatnonzero(self.scores >= floor) if floor > 0 else np.flatnonzero(self.scores)
         else:
             ids = among[self.scores[among] >= floor] if floor > 0 else among
-        return best_n(ids, self.scores[ids], n)
+        found = best_n(ids, self.scores[ids], n)
+        if among is None:  # the best of every chunk is the first found: no pass over all of them
+            self._best = max(found.values(), default=0.0)
+        return found
 
     def of(self, ids: Sequence[int]) -> np.ndarray:
         return self.scores[np.asarray(ids, dtype=np.int64)]
 
     def best(self) -> float:
-        return float(self.scores.max()) if len(self.scores) else 0.0
+        if self._best is None:
+            self._best = float(self.scores.max()) if len(self.scores) else 0.0
+        return self._best
 
 
 def scored_together(lexical: Lexical, term_lists: Sequence[list[str]],
