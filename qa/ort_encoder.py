@@ -23,6 +23,7 @@ from qa.errors import ConfigError
 _MEAN_AND_NORMALIZE = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling",
                        "sentence_transformers.models.Normalize"]
 _threads = 0  # ONNX Runtime's own choice until `limit_threads`
+SPINNING = "session.intra_op.allow_spinning"  # ONNX Runtime's key: "0" turns it off
 
 
 def cache_dir(model_path: str) -> Path:
@@ -75,6 +76,9 @@ class OrtQueryEncoder:
         self.tokenizer.enable_truncation(self.max_tokens)
         options = ort.SessionOptions()
         options.intra_op_num_threads = _threads
+        # Its threads sleep once a question is encoded instead of spinning for more work: a
+        # spinning thread takes a core from the rest of the question, and from other requests.
+        options.add_session_config_entry(SPINNING, "0")
         try:
             self.session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types from C++

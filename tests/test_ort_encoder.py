@@ -15,7 +15,7 @@ import pytest
 from qa.config import ModelConfig
 from qa.encoder import ensure_query_export, limit_threads, query_encoder, resolve_model
 from qa.errors import ConfigError
-from qa.ort_encoder import OrtQueryEncoder, onnx_file
+from qa.ort_encoder import SPINNING, OrtQueryEncoder, onnx_file
 
 QUESTIONS = ["How many people died in the Khojaly massacre?", "Who?",
              "Which legislature adopted a document naming a day of mourning for the tragedy, and when?",
@@ -105,9 +105,11 @@ def test_other_pipelines_are_refused(tmp_path, change):
         query_encoder(ModelConfig(name=str(folder)))
 
 
-def test_threads_follow_the_server_share():
+def test_threads_follow_the_server_share_and_sleep_between_questions():
     try:
         limit_threads(ModelConfig(), 1)
-        assert query_encoder(ModelConfig()).session.get_session_options().intra_op_num_threads == 1
+        options = query_encoder(ModelConfig()).session.get_session_options()
+        assert options.intra_op_num_threads == 1
+        assert options.get_session_config_entry(SPINNING) == "0"
     finally:
         limit_threads(ModelConfig(), 0)
