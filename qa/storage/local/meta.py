@@ -76,22 +76,20 @@ class MetaStore:
             self._local.conn = conn
         return conn
 
-    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
+    def _chunk_rows(self, columns: str, ids: Iterable[int]) -> list[sqlite3.Row]:
+        """`columns` (after chunk_id) of the chunks with these ids; unknown ids are left out."""
         ids = [int(i) for i in ids]
         if not ids:
-            return {}
-        rows = self._conn().execute(
-            f'SELECT chunk_id, doc_id, start, "end", seg_first, seg_last, text FROM chunks '
-            f"WHERE chunk_id IN ({','.join('?' * len(ids))})", ids).fetchall()
+            return []
+        return self._conn().execute(
+            f"SELECT chunk_id, {columns} FROM chunks WHERE chunk_id IN ({','.join('?' * len(ids))})", ids).fetchall()
+
+    def chunks(self, ids: Iterable[int]) -> dict[int, ChunkRow]:
+        rows = self._chunk_rows('doc_id, start, "end", seg_first, seg_last, text', ids)
         return {r["chunk_id"]: ChunkRow(*r) for r in rows}
 
     def terms(self, ids: Iterable[int]) -> dict[int, frozenset[str]]:
-        ids = [int(i) for i in ids]
-        if not ids:
-            return {}
-        rows = self._conn().execute(
-            f"SELECT chunk_id, terms FROM chunks WHERE chunk_id IN ({','.join('?' * len(ids))})", ids).fetchall()
-        return {r[0]: frozenset(r[1].split()) for r in rows}
+        return {r[0]: frozenset(r[1].split()) for r in self._chunk_rows("terms", ids)}
 
     def article(self, doc_id: str) -> Article | None:
         row = self._conn().execute(
