@@ -109,7 +109,8 @@ def _throughput(r: dict) -> list[str]:
             for lv in t["levels"]]
     return [_when(r, "throughput"), "",
             f"`qa serve --workers {t['workers']} --threads {t['threads']}` on the MultiHop-RAG index; locust headless "
-            f"on the same machine (it shares the 2 cores), {t['seconds_per_level']} s per level.", "",
+            f"on the same machine (it shares the 2 cores), {t['seconds_per_level']} s per level, each level against "
+            "a fresh server, each question asked once.", "",
             "| users | requests/s | requests | failed | p50 ms | p99 ms |", "|---|---|---|---|---|---|", *rows]
 
 

@@ -1,4 +1,6 @@
-"""Throughput: requests/s of /api/ask at 1-64 concurrent locust users, each level bounded in time."""
+"""Throughput: requests/s of /api/ask at 1-64 concurrent locust users, each level bounded in time
+and by the distinct questions there are, each against a fresh server (no question is asked twice
+of one server, so its question-vector cache never answers)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ def locust(url: str, users: int, seconds: int, out: Path) -> dict:
 
 
 def run(work: Path, seconds: int, workers: int, threads: int) -> dict:
-    with Server(write_config(work), work / "index", workers=workers, threads=threads) as server:
-        levels = [locust(server.url, users, seconds, work) for users in LEVELS]
+    levels = []
+    for users in LEVELS:
+        with Server(write_config(work), work / "index", workers=workers, threads=threads) as server:
+            levels.append(locust(server.url, users, seconds, work))
     return {"workers": workers, "threads": threads, "seconds_per_level": seconds, "levels": levels}
