@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import bm25s
+import numba
+from numba.types import Array, float32, int32, void
 import numpy as np
 
 from qa.models import Filters
@@ -63,9 +65,14 @@ def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return sorted_ids[pos] == ids
 
 
+@numba.njit(void(float32[::1], Array(int32, 1, "C", readonly=True), Array(float32, 1, "C", readonly=True)),
+            cache=True, nogil=True)
 def add_postings(total: np.ndarray, docs: np.ndarray, impacts: np.ndarray) -> None:
-    """One term's postings added into a list's running scores (float32, as bm25s adds them)."""
-    np.add.at(total, docs, impacts)
+    """One term's postings added into a list's running scores, each addition in float32 as
+    bm25s makes it. Compiled: at a million chunks `np.add.at` took a third of a question's
+    own work and this loop takes half of that; it lets go of the GIL, so other questions go on."""
+    for k in range(docs.shape[0]):
+        total[docs[k]] += impacts[k]
 
 
 def prefix_sources(tid_lists: Sequence[list[int]]) -> dict[int, int]:
