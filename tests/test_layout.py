@@ -1,5 +1,5 @@
 """The layout's promises: imports run downward between the wings, only the local backend
-touches FAISS, bm25s and SQLite and only the Milvus backend pymilvus and milvus_lite, and
+touches FAISS, bm25s, numba and SQLite and only the Milvus backend pymilvus and milvus_lite, and
 functions and classes stay short enough to read at once."""
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ LEVELS = {
 }
 # Each engine's library -> the one backend that may import it.
 ENGINES = {"faiss": "qa.storage.local", "bm25s": "qa.storage.local", "sqlite3": "qa.storage.local",
-           "pymilvus": "qa.storage.milvus", "milvus_lite": "qa.storage.milvus"}
+           "numba": "qa.storage.local", "pymilvus": "qa.storage.milvus", "milvus_lite": "qa.storage.milvus"}
 # The one exception: the shared term analyser takes its English stop words from bm25s.
 ENGINE_EXCEPTIONS = {("qa.text", "bm25s")}
 MAX_FUNCTION_LINES = 50
