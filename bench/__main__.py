@@ -104,7 +104,10 @@ def main() -> None:
         if part == "scale":
             figures = {**place.get("scale", {}), **figures}
         place[part] = figures
-        results.setdefault("when", {}).update({k: when for k in keys})
+        dated = results.setdefault("when", {})
+        dated.update({k: when for k in keys})
+        if part == "scale" and all(f"{key} {size}" in dated for size in figures):
+            dated.pop(key, None)  # one date for every size, from before each size had its own
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
         print(json.dumps(figures, indent=2)[:3000], flush=True)
     report.write(results, ROOT / "docs" / "performance.md", notes=ROOT / "bench" / "notes.md")
