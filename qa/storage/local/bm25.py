@@ -66,7 +66,7 @@ def _member(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(void(float32[::1], Array(int32, 1, "C", readonly=True), Array(float32, 1, "C", readonly=True)),
-            cache=True, nogil=True)
+            nogil=True)
 def add_postings(total: np.ndarray, docs: np.ndarray, impacts: np.ndarray) -> None:
     """One term's postings added into a list's running scores, each addition in float32 as
     bm25s makes it. Compiled: at a million chunks `np.add.at` took a third of a question's
