@@ -51,8 +51,9 @@ def percentiles(ms: list[float]) -> dict:
             "n": len(ms)}
 
 
-def questions(n: int, skip: int = 0) -> list[str]:
-    """Distinct MultiHop-RAG questions (null queries left out): real questions about the corpus."""
+def questions(n: int | None = None, skip: int = 0) -> list[str]:
+    """Distinct MultiHop-RAG questions (null queries left out): real questions about the corpus;
+    `n` of them after the first `skip`, or all the rest."""
     items = json.loads((MULTIHOP / "MultiHopRAG.json").read_text())
     seen, out = set(), []
     for item in items:
@@ -60,7 +61,7 @@ def questions(n: int, skip: int = 0) -> list[str]:
         if item["question_type"] != "null_query" and q not in seen:
             seen.add(q)
             out.append(q)
-    return out[skip:skip + n]
+    return out[skip:] if n is None else out[skip:skip + n]
 
 
 def warmup_questions() -> list[str]:

@@ -7,7 +7,7 @@ from locust import HttpUser, task
 
 from bench.common import questions
 
-_QUESTIONS = iter(questions(1 << 30))
+_QUESTIONS = iter(questions())
 
 
 class Asker(HttpUser):
